@@ -1,0 +1,206 @@
+"""``tldops inventory`` / ``tldops targets`` / ``tldops db``.
+
+Core commands live here; larger command families live in sibling modules that expose
+``register(app)`` (``cli_transfer`` import/export, ``cli_demo`` demo data, ``cli_ansible``
+dynamic inventory) or their own app (``cli_targets.targets_app``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+from sqlalchemy import func, select
+
+from inventory.enums import CredentialKind
+from inventory.models import Device, Officer, Unit
+from inventory.runtime import cli_session, console, current_actor, get_engine
+from inventory.secrets import SecretBox, generate_key
+from inventory.service import InventoryService
+
+app = typer.Typer(
+    help="Kho dữ liệu: cây tổ chức, cán bộ, thiết bị / the inventory.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Cơ sở dữ liệu / database schema.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema (idempotent)."""
+    from inventory.db import current_heads
+
+    engine = get_engine()
+    console.print(f"schema: {', '.join(sorted(current_heads(engine)))}")
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new key for TLDOPS_SECRET_KEY (encrypts credential profiles at rest)."""
+    typer.echo(generate_key())
+
+
+@app.command("tree")
+def tree(
+    unit: Annotated[str | None, typer.Option("--unit", "-u", help="root of the subtree")] = None,
+    depth: Annotated[int, typer.Option(help="levels below the unit to show")] = 1,
+) -> None:
+    """Show the organisation tree with device and officer counts."""
+    with cli_session() as session:
+        svc = InventoryService(session)
+        top = svc.unit(unit) if unit else svc.root()
+        units = session.scalars(svc.subtree(top.code).where(Unit.level <= top.level + depth)).all()
+        dev_counts = dict(
+            session.execute(
+                select(Unit.id, func.count(Device.id))
+                .join(Device, Device.unit_id == Unit.id)
+                .where(Unit.id.in_([u.id for u in units]))
+                .group_by(Unit.id)
+            )
+            .tuples()
+            .all()
+        )
+        off_counts = dict(
+            session.execute(
+                select(Unit.id, func.count(Officer.id))
+                .join(Officer, Officer.unit_id == Unit.id)
+                .where(Unit.id.in_([u.id for u in units]))
+                .group_by(Unit.id)
+            )
+            .tuples()
+            .all()
+        )
+        nodes: dict[int, Tree] = {}
+        root_node = None
+        for u in units:
+            label = (
+                f"[bold]{u.code}[/] {u.name} [dim](cấp {u.level}, "
+                f"{dev_counts.get(u.id, 0)} thiết bị, {off_counts.get(u.id, 0)} cán bộ)[/]"
+            )
+            parent = nodes.get(u.parent_id or -1)
+            node = parent.add(label) if parent is not None else Tree(label)
+            if root_node is None:
+                root_node = node
+            nodes[u.id] = node
+        if root_node is not None:
+            console.print(root_node)
+
+
+@app.command("search")
+def search(query: str, limit: int = 20) -> None:
+    """Find units by name or code, ignoring diacritics ("ha noi" finds "Hà Nội")."""
+    with cli_session() as session:
+        table = Table("code", "tên / name", "cấp / level", "kind")
+        for u in InventoryService(session).search_units(query, limit=limit):
+            table.add_row(u.code, u.name, str(u.level), u.kind.value)
+        console.print(table)
+
+
+@app.command("device")
+def device(asset_tag: str) -> None:
+    """Show one device with its custody history."""
+    with cli_session() as session:
+        svc = InventoryService(session)
+        d = svc.device(asset_tag)
+        table = Table(show_header=False)
+        for key in (
+            "asset_tag",
+            "kind",
+            "status",
+            "hostname",
+            "mgmt_ip",
+            "vendor",
+            "model",
+            "serial",
+            "platform",
+            "purchase_date",
+            "cost_vnd",
+            "warranty_end",
+        ):
+            value = getattr(d, key)
+            table.add_row(key, "" if value is None else str(getattr(value, "value", value)))
+        table.add_row("unit", f"{d.unit.code} {d.unit.name}")
+        console.print(table)
+        hist = Table("officer", "assigned", "returned", title="Lịch sử giao nhận / custody")
+        for row in svc.custody_history(asset_tag):
+            hist.add_row(
+                f"{row.officer.code} {row.officer.full_name}",
+                row.assigned_on.strftime("%d/%m/%Y"),
+                row.returned_on.strftime("%d/%m/%Y") if row.returned_on else "—",
+            )
+        console.print(hist)
+
+
+def _parse_day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+@app.command("assign")
+def assign(
+    asset_tag: str,
+    officer_code: str,
+    on: Annotated[str | None, typer.Option(help="ISO date, default today")] = None,
+) -> None:
+    """Hand a device to an officer (closes the previous holder's custody)."""
+    with cli_session() as session:
+        InventoryService(session, actor=current_actor()).assign_device(
+            asset_tag, officer_code=officer_code, on=_parse_day(on)
+        )
+    console.print(f"{asset_tag} → {officer_code}")
+
+
+@app.command("return")
+def return_(
+    asset_tag: str,
+    on: Annotated[str | None, typer.Option(help="ISO date, default today")] = None,
+) -> None:
+    """Record that a device was handed back."""
+    with cli_session() as session:
+        InventoryService(session, actor=current_actor()).return_device(asset_tag, on=_parse_day(on))
+    console.print(f"{asset_tag} ← returned")
+
+
+@app.command("credential")
+def credential(
+    name: str,
+    kind: Annotated[CredentialKind, typer.Option()],
+    username: Annotated[str | None, typer.Option()] = None,
+    community: Annotated[str | None, typer.Option(help="SNMP v2c community")] = None,
+    auth_key: Annotated[str | None, typer.Option(help="SNMPv3 auth key")] = None,
+    priv_key: Annotated[str | None, typer.Option(help="SNMPv3 priv key")] = None,
+    password: Annotated[str | None, typer.Option(help="SSH password")] = None,
+) -> None:
+    """Store a credential profile, encrypted with TLDOPS_SECRET_KEY. Prefer environment
+    variables over flags for secrets in shared shells (TLDOPS_CRED_COMMUNITY, ...)."""
+    import os
+
+    secret = {
+        k: v
+        for k, v in {
+            "community": community or os.environ.get("TLDOPS_CRED_COMMUNITY"),
+            "auth_key": auth_key or os.environ.get("TLDOPS_CRED_AUTH_KEY"),
+            "priv_key": priv_key or os.environ.get("TLDOPS_CRED_PRIV_KEY"),
+            "password": password or os.environ.get("TLDOPS_CRED_PASSWORD"),
+        }.items()
+        if v
+    }
+    from inventory.config import Settings
+
+    box = SecretBox.from_settings(Settings.from_env())
+    with cli_session() as session:
+        InventoryService(session, actor=current_actor()).create_credential(
+            name=name, kind=kind, username=username, secret=secret, box=box
+        )
+    console.print(f"credential profile {name} saved (encrypted)")
+
+
+for _module in ("inventory.cli_transfer", "inventory.cli_demo", "inventory.cli_ansible"):
+    if importlib.util.find_spec(_module) is not None:
+        importlib.import_module(_module).register(app)
+
+if importlib.util.find_spec("inventory.cli_targets") is not None:
+    targets_app = importlib.import_module("inventory.cli_targets").targets_app

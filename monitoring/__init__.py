@@ -1,0 +1,1 @@
+"""tldops monitoring package."""

@@ -1,0 +1,1 @@
+"""tldops ops_cli package."""

@@ -1,0 +1,3 @@
+from ops_cli.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""tldops playbooks package."""

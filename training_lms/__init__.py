@@ -1,0 +1,1 @@
+"""tldops training_lms package."""
