@@ -113,3 +113,9 @@ class ServiceKind(StrEnum):
     smtp = "smtp"
     dns = "dns"
     icmp = "icmp"
+
+
+class Severity(StrEnum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"

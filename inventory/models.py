@@ -36,6 +36,7 @@ from inventory.enums import (
     DeviceStatus,
     LinkStatus,
     ServiceKind,
+    Severity,
     SiteKind,
     SoftwareCategory,
     SoftwareStatus,
@@ -321,3 +322,23 @@ class TargetSnapshot(Base):
     as_of: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     label: Mapped[str | None] = mapped_column(String(128))
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OpsEvent(Base):
+    """Something that happened that monitoring should know about, written by any domain.
+
+    Playbooks record ``config_changed`` / ``backup_failed`` here; monitoring turns events into
+    alerts. This table is how domains talk without importing each other.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    source: Mapped[str] = mapped_column(String(64))  # e.g. "playbooks.config_backup"
+    kind: Mapped[str] = mapped_column(String(64), index=True)  # e.g. "config_changed"
+    severity: Mapped[Severity] = mapped_column(_enum(Severity), default=Severity.info)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

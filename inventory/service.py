@@ -35,6 +35,7 @@ from inventory.enums import (
     DeviceStatus,
     LinkStatus,
     ServiceKind,
+    Severity,
     SiteKind,
     SoftwareCategory,
     SoftwareStatus,
@@ -48,6 +49,7 @@ from inventory.models import (
     Device,
     InternetLink,
     Officer,
+    OpsEvent,
     Service,
     Site,
     Software,
@@ -106,6 +108,38 @@ def audit(
     )
     session.add(rec)
     return rec
+
+
+def record_event(
+    session: Session,
+    *,
+    source: str,
+    kind: str,
+    message: str,
+    severity: Severity = Severity.info,
+    unit_id: int | None = None,
+    device_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> OpsEvent:
+    """Record an operational event for monitoring (config changed, backup failed, ...).
+
+    >>> record_event(session, source="playbooks.config_backup", kind="config_changed",
+    ...              message="HN-SW-1: 3 lines changed", device_id=dev.id, unit_id=dev.unit_id)
+    """
+    event = OpsEvent(
+        at=at or utcnow(),
+        source=source,
+        kind=kind,
+        severity=severity,
+        unit_id=unit_id,
+        device_id=device_id,
+        message=message,
+        data=data or {},
+    )
+    session.add(event)
+    session.flush()
+    return event
 
 
 def validate_ip(value: str) -> str:

@@ -1,0 +1,96 @@
+"""FastAPI dependencies every domain router uses; the web app (``ops_cli``) provides the state.
+
+The app sets ``app.state.engine`` and, per request, ``request.state.principal`` (from the
+session cookie or API token). Domain routers only declare what they need::
+
+    router = APIRouter(prefix="/api/conferences", tags=["conferences"])
+
+    @router.get("", response_model=Page[ConferenceOut])
+    def list_conferences(session: SessionDep, principal: PrincipalDep,
+                         page: PageDep, unit: str | None = None) -> Page[ConferenceOut]:
+        q = select(Conference).join(Unit).where(principal.visible_filter(Unit.path))
+        return paginate(session, q, page, ConferenceOut.model_validate)
+
+Errors: raise ``OpsError`` subclasses; the app maps NotFound→404, PermissionDenied→403,
+Conflict→409, ValidationFailed and other OpsError→422, with a JSON body
+``{"error": {"type", "message", "hint", "problems"}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, HTTPException, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from inventory.db import make_sessionmaker
+from inventory.security import Principal
+
+T = TypeVar("T")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request; committed if the handler returns, rolled back if it raises."""
+    session = make_sessionmaker(request.app.state.engine)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_principal(request: Request) -> Principal:
+    """The authenticated principal; 401 when the request carries no valid login or token."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise HTTPException(
+            status_code=401,
+            detail="Chưa đăng nhập / not authenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
+    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``items`` plus the ``total`` matching the filter."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+def paginate(
+    session: Session, query: Select[Any], page: PageParams, convert: Callable[[Any], T]
+) -> Page[T]:
+    """Run ``query`` for one page and count all matches; ``convert`` maps each row to a model."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = session.scalars(query.limit(page.limit).offset(page.offset)).all()
+    return Page[T](
+        items=[convert(r) for r in rows], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+PageDep = Annotated[PageParams, Depends(page_params)]
