@@ -67,3 +67,18 @@ class SecretBox:
             return self._fernet.rotate(blob)
         except InvalidToken as exc:
             raise SecretError("cannot rotate a secret sealed with an unknown key") from exc
+
+
+def credential_env_var(profile_name: str, field: str) -> str:
+    """Environment variable through which a decrypted secret reaches Ansible or a subprocess.
+
+    Inventories and artifacts carry only ``{{ lookup('ansible.builtin.env', NAME) }}``; the runner
+    sets ``NAME`` in the child's environment, so the secret never touches disk.
+
+    >>> credential_env_var("ssh-hn office", "password")
+    'TLDOPS_CRED_SSH_HN_OFFICE_PASSWORD'
+    """
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9]+", "_", profile_name).strip("_").upper()
+    return f"TLDOPS_CRED_{stem}_{field.upper()}"
