@@ -56,8 +56,17 @@ from inventory.enums import (
     SoftwareStatus,
 )
 from inventory.errors import NotFound
-from inventory.models import Device, InternetLink, Officer, Software, Unit, subtree_filter
-from inventory.service import InventoryService
+from inventory.models import (
+    Device,
+    InternetLink,
+    Officer,
+    Software,
+    TargetSnapshot,
+    Unit,
+    subtree_filter,
+)
+from inventory.service import InventoryService, audit
+from inventory.text import nfc
 
 ENTRY_POINT_GROUP = "tldops.indicators"
 # Units of level 1 (central), 2 (province / sector) and 3 (district-equivalent) are what the plan
@@ -734,3 +743,141 @@ def compute_report(
         as_of=when,
         indicators=[ind.evaluate(session, unit, as_of=when) for ind in reg.all()],
     )
+
+
+# -- snapshots: dated copies of a report, for quarter-to-quarter comparison ----------------------
+def save_snapshot(
+    session: Session, *, report: TargetReport, label: str | None = None, actor: str = "system"
+) -> TargetSnapshot:
+    """Store ``report`` as a :class:`~inventory.models.TargetSnapshot` (audited, flushed, not
+    committed — the caller owns the transaction).
+
+    >>> snap = save_snapshot(session, report=compute_report(session), label="Q3/2026")
+    >>> snap.report["unit"]["code"]
+    'TLD'
+    """
+    unit = InventoryService(session).unit(report.unit_code)
+    snap = TargetSnapshot(
+        unit_id=unit.id,
+        as_of=report.as_of,
+        label=nfc(label.strip()) if label else None,
+        report=report.to_dict(),
+    )
+    session.add(snap)
+    session.flush()
+    audit(
+        session,
+        actor=actor,
+        action="create",
+        entity="target_snapshot",
+        entity_key=str(snap.id),
+        # The whole report is in the snapshot row; the audit keeps the headline numbers only.
+        after={
+            "unit": report.unit_code,
+            "label": snap.label,
+            "as_of": report.as_of.isoformat(),
+            "indicators": {i.id: [i.numerator, i.denominator, i.met] for i in report.indicators},
+        },
+        unit_path=unit.path,
+    )
+    return snap
+
+
+def list_snapshots(session: Session, *, unit_code: str | None = None) -> list[TargetSnapshot]:
+    """Snapshots, newest first (only those of ``unit_code`` when given)."""
+    query = select(TargetSnapshot).order_by(TargetSnapshot.as_of.desc(), TargetSnapshot.id.desc())
+    if unit_code:
+        query = query.where(TargetSnapshot.unit_id == InventoryService(session).unit(unit_code).id)
+    return list(session.scalars(query))
+
+
+def get_snapshot(session: Session, ref: str) -> TargetSnapshot:
+    """A snapshot by id (``"12"``) or by label (``"Q3/2026"``; the newest with that label)."""
+    snap = session.get(TargetSnapshot, int(ref)) if ref.strip().isdigit() else None
+    if snap is None:
+        snap = session.scalar(
+            select(TargetSnapshot)
+            .where(TargetSnapshot.label == nfc(ref.strip()))
+            .order_by(TargetSnapshot.as_of.desc(), TargetSnapshot.id.desc())
+            .limit(1)
+        )
+    if snap is None:
+        raise NotFound(
+            f"Không có bản chụp chỉ tiêu {ref!r} / no target snapshot {ref!r}",
+            hint="list them with `tldops targets snapshots`",
+        )
+    return snap
+
+
+@dataclass(frozen=True)
+class IndicatorChange:
+    """How one indicator moved between two reports (``None`` values: not computable there)."""
+
+    id: str
+    title: str
+    title_en: str
+    before: IndicatorResult | None
+    after: IndicatorResult | None
+    newly_passing: tuple[str, ...]  # codes failing before, not failing after
+    newly_failing: tuple[str, ...]  # codes failing after, not failing before
+
+    @property
+    def delta(self) -> float | None:
+        """Change of ``value`` (after − before), None if either side has no value."""
+        if self.before is None or self.after is None:
+            return None
+        if self.before.value is None or self.after.value is None:
+            return None
+        return self.after.value - self.before.value
+
+    def to_dict(self) -> dict[str, Any]:
+        def side(r: IndicatorResult | None) -> dict[str, Any] | None:
+            if r is None:
+                return None
+            return {
+                "numerator": r.numerator,
+                "denominator": r.denominator,
+                "value": r.value,
+                "met": r.met,
+            }
+
+        return {
+            "id": self.id,
+            "title": self.title,
+            "title_en": self.title_en,
+            "before": side(self.before),
+            "after": side(self.after),
+            "delta": self.delta,
+            "newly_passing": list(self.newly_passing),
+            "newly_failing": list(self.newly_failing),
+        }
+
+
+def compare_reports(before: TargetReport, after: TargetReport) -> list[IndicatorChange]:
+    """Per indicator (in ``after``'s order, then any only in ``before``): the value change and
+    which units/officers newly pass or newly fail.
+
+    >>> [c.newly_passing for c in compare_reports(q2, q3) if c.id == "equipped_offices"]
+    [('HN-BD',)]
+    """
+    old = {i.id: i for i in before.indicators}
+    new = {i.id: i for i in after.indicators}
+    changes = []
+    for ind_id in [*new, *(k for k in old if k not in new)]:
+        a, b = old.get(ind_id), new.get(ind_id)
+        ref = b or a
+        assert ref is not None
+        failing_a = {f.code for f in a.failing} if a else set()
+        failing_b = {f.code for f in b.failing} if b else set()
+        changes.append(
+            IndicatorChange(
+                id=ind_id,
+                title=ref.title,
+                title_en=ref.title_en,
+                before=a,
+                after=b,
+                newly_passing=tuple(sorted(failing_a - failing_b)) if a and b else (),
+                newly_failing=tuple(sorted(failing_b - failing_a)) if a and b else (),
+            )
+        )
+    return changes
