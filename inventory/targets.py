@@ -568,7 +568,7 @@ class EquippedOffices:
             select(Device.unit_id, Device.kind)
             .where(Device.unit_id.in_(scope.unit_ids()), Device.status == DeviceStatus.active)
             .group_by(Device.unit_id, Device.kind)
-        ).tuples():
+        ):
             kinds[unit_id].add(DeviceKind(kind).value)
         linked = set(
             session.scalars(
@@ -613,9 +613,7 @@ class OfficersWithComputer:
                 select(Officer.unit_id, func.count(Officer.id))
                 .where(*counted)
                 .group_by(Officer.unit_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         has_computer = exists().where(
             Device.assigned_officer_id == Officer.id,
@@ -626,7 +624,7 @@ class OfficersWithComputer:
         short: dict[int, int] = defaultdict(int)
         for code, name, unit_id in session.execute(
             select(Officer.code, Officer.full_name, Officer.unit_id).where(*counted, ~has_computer)
-        ).tuples():
+        ):
             short[unit_id] += 1
             failing.append(
                 Failing("officer", code, name, scope.units[unit_id].code, (R_NO_ASSIGNED_COMPUTER,))
@@ -699,7 +697,7 @@ class AppSoftware:
                 _active_software(as_of),
             )
             .group_by(Software.unit_id, Software.category)
-        ).tuples():
+        ):
             present[unit_id].add(SoftwareCategory(category).value)
         counts: dict[int, tuple[int, int]] = {}
         failing: list[Failing] = []
