@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 
 # Real peers the test suite talks to (Debian packages).
 APT_PACKAGES := postgresql snmpd snmp openssh-server sshpass prometheus prometheus-snmp-exporter \
-	prometheus-alertmanager chromium restic keepalived wrk sqlite3 iproute2 git sudo
+	prometheus-alertmanager chromium restic keepalived wrk sqlite3 iproute2 git sudo fonts-dejavu-core
 
 .PHONY: venv demo test check lint types system-deps services bench clean
 
