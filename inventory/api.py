@@ -1,0 +1,779 @@
+"""HTTP API of the inventory and the plan targets (mounted by the web app in ``ops_cli``).
+
+Everything is filtered to the caller's unit subtrees; writes need ``it_staff`` (or ``admin``) on
+the unit concerned::
+
+    GET  /api/units?q=ha%20noi            units whose name folds to "ha noi" (diacritics ignored)
+    GET  /api/devices?unit=HN&kind=pc     devices in Hà Nội's subtree
+    POST /api/devices/HN-PC-1/assign      {"officer_code": "HN-001"}
+    GET  /api/targets?unit=HN             the plan scorecard of Hà Nội
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from inventory.api_deps import Page, PageDep, PrincipalDep, SessionDep, paginate
+from inventory.config import TIMEZONE
+from inventory.enums import (
+    DeviceKind,
+    DeviceStatus,
+    LinkStatus,
+    SiteKind,
+    SoftwareCategory,
+    SoftwareStatus,
+    UnitKind,
+)
+from inventory.errors import NotFound, PermissionDenied
+from inventory.models import (
+    AuditRecord,
+    Custody,
+    Device,
+    InternetLink,
+    Officer,
+    Site,
+    Software,
+    Unit,
+    subtree_filter,
+)
+from inventory.security import Principal, Role
+from inventory.service import InventoryService
+from inventory.text import fold, slugify
+
+# Free text from users: no control characters (PostgreSQL refuses NUL), not blank.
+Text = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+    ),
+]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+def _check_ip(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError as exc:
+        raise ValueError("not an IPv4/IPv6 address") from exc
+
+
+# -- schemas ------------------------------------------------------------------------------------
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class UnitOut(_Out):
+    code: str
+    name: str
+    level: int
+    kind: UnitKind
+    parent_code: str | None
+    path: str
+
+    @classmethod
+    def of(cls, unit: Unit, parent_code: str | None = None) -> UnitOut:
+        return cls(
+            code=unit.code,
+            name=unit.name,
+            level=unit.level,
+            kind=unit.kind,
+            parent_code=parent_code
+            if parent_code is not None
+            else (unit.parent.code if unit.parent is not None else None),
+            path=unit.path,
+        )
+
+
+class UnitIn(BaseModel):
+    code: Code
+    name: Text
+    level: int = Field(ge=1, le=4)
+    kind: UnitKind
+    parent_code: Code
+
+
+class UnitPatch(BaseModel):
+    name: Text | None = None
+    kind: UnitKind | None = None
+
+
+class OfficerOut(_Out):
+    code: str
+    full_name: str
+    unit_code: str
+    position: str | None
+    full_time: bool
+    email: str | None
+    phone: str | None
+    it_staff: bool
+    active: bool
+
+    @classmethod
+    def of(cls, off: Officer) -> OfficerOut:
+        return cls(
+            code=off.code,
+            full_name=off.full_name,
+            unit_code=off.unit.code,
+            position=off.position,
+            full_time=off.full_time,
+            email=off.email,
+            phone=off.phone,
+            it_staff=off.it_staff,
+            active=off.active,
+        )
+
+
+class OfficerIn(BaseModel):
+    code: Code
+    full_name: Text
+    unit_code: Code
+    position: Text | None = None
+    full_time: bool = True
+    email: Text | None = None
+    phone: Annotated[str, StringConstraints(max_length=64, pattern=r"^[0-9 +().-]*$")] | None = None
+    it_staff: bool = False
+
+
+class OfficerPatch(BaseModel):
+    position: Text | None = None
+    full_time: bool | None = None
+    email: Text | None = None
+    it_staff: bool | None = None
+    active: bool | None = None
+
+
+class DeviceOut(_Out):
+    asset_tag: str
+    kind: DeviceKind
+    unit_code: str
+    status: DeviceStatus
+    hostname: str | None
+    vendor: str | None
+    model: str | None
+    serial: str | None
+    mgmt_ip: str | None
+    assigned_officer_code: str | None
+    purchase_date: date | None
+    cost_vnd: int | None
+
+    @classmethod
+    def of(cls, dev: Device) -> DeviceOut:
+        return cls(
+            asset_tag=dev.asset_tag,
+            kind=dev.kind,
+            unit_code=dev.unit.code,
+            status=dev.status,
+            hostname=dev.hostname,
+            vendor=dev.vendor,
+            model=dev.model,
+            serial=dev.serial,
+            mgmt_ip=dev.mgmt_ip,
+            assigned_officer_code=dev.assigned_officer.code if dev.assigned_officer else None,
+            purchase_date=dev.purchase_date,
+            cost_vnd=dev.cost_vnd,
+        )
+
+
+class DeviceIn(BaseModel):
+    asset_tag: Code
+    kind: DeviceKind
+    unit_code: Code
+    status: DeviceStatus = DeviceStatus.active
+    hostname: Code | None = None
+    vendor: Text | None = None
+    model: Text | None = None
+    serial: Text | None = None
+    mgmt_ip: str | None = Field(default=None, max_length=64)
+    purchase_date: date | None = None
+    cost_vnd: int | None = Field(default=None, ge=0, le=10**13)
+
+    _ip = field_validator("mgmt_ip")(_check_ip)
+
+
+class DevicePatch(BaseModel):
+    status: DeviceStatus | None = None
+    unit_code: Code | None = None
+    hostname: Code | None = None
+    mgmt_ip: str | None = Field(default=None, max_length=64)
+
+    _ip = field_validator("mgmt_ip")(_check_ip)
+
+
+class AssignIn(BaseModel):
+    officer_code: Code
+    on: date | None = None
+    note: Text | None = None
+
+
+class CustodyOut(BaseModel):
+    asset_tag: str
+    officer_code: str
+    officer_name: str
+    assigned_on: date
+    returned_on: date | None
+    note: str | None
+
+    @classmethod
+    def of(cls, row: Custody) -> CustodyOut:
+        return cls(
+            asset_tag=row.device.asset_tag,
+            officer_code=row.officer.code,
+            officer_name=row.officer.full_name,
+            assigned_on=row.assigned_on,
+            returned_on=row.returned_on,
+            note=row.note,
+        )
+
+
+class SiteOut(BaseModel):
+    code: str
+    name: str
+    kind: SiteKind
+    unit_code: str
+    address: str | None
+
+
+class SoftwareOut(BaseModel):
+    unit_code: str
+    product: str
+    category: SoftwareCategory
+    seats: int | None
+    status: SoftwareStatus
+    licence_expires: date | None
+
+
+class SoftwareIn(BaseModel):
+    unit_code: Code
+    product: Text
+    category: SoftwareCategory
+    seats: int | None = Field(default=None, ge=0, le=10**7)
+    status: SoftwareStatus = SoftwareStatus.active
+    licence_expires: date | None = None
+
+
+class LinkOut(BaseModel):
+    unit_code: str
+    isp: str
+    kind: str
+    bandwidth_mbps: int
+    status: LinkStatus
+
+
+class LinkIn(BaseModel):
+    unit_code: Code
+    isp: Text
+    kind: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    ]
+    bandwidth_mbps: int = Field(ge=1, le=10**6)
+    status: LinkStatus = LinkStatus.active
+
+
+class AuditOut(_Out):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_key: str
+    unit_path: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    note: str | None
+
+
+class ReasonOut(BaseModel):
+    code: str
+    vi: str
+    en: str
+
+
+class FailingOut(BaseModel):
+    kind: Literal["unit", "officer"]
+    code: str
+    name: str
+    unit_code: str
+    reasons: list[ReasonOut]
+
+
+class ChildResultOut(BaseModel):
+    unit_code: str
+    unit_name: str
+    numerator: int
+    denominator: int
+    value: float | None
+    met: bool | None
+
+
+class IndicatorOut(BaseModel):
+    id: str
+    title: str
+    title_en: str
+    target: float
+    numerator: int
+    denominator: int
+    value: float | None
+    met: bool | None
+    failing: list[FailingOut]
+    children: list[ChildResultOut]
+
+
+class UnitRef(BaseModel):
+    code: str
+    name: str
+
+
+class TargetReportOut(BaseModel):
+    unit: UnitRef
+    as_of: datetime
+    indicators: list[IndicatorOut]
+
+
+class IndicatorInfo(BaseModel):
+    id: str
+    title: str
+    title_en: str
+    target: float
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _unit(session: Session, code: str) -> Unit:
+    return InventoryService(session).unit(code)
+
+
+def _visible_unit(
+    session: Session, principal: Principal, code: str, role: Role = Role.viewer
+) -> Unit:
+    """The unit ``code`` if the principal may act as ``role`` on it.
+
+    An invisible unit is reported as missing (404), not forbidden, so codes of other provinces
+    cannot be probed; a visible unit without the needed role is a 403.
+    """
+    unit = InventoryService(session).unit(code)
+    if not principal.can(Role.viewer, unit.path):
+        raise NotFound(f"Không có đơn vị mã {code!r} / no unit with code {code!r}")
+    principal.require(role, unit.path)
+    return unit
+
+
+def _scope(session: Session, principal: Principal, unit: str | None) -> Any:
+    """Condition on ``Unit.path``: the caller's visible subtrees, narrowed to ``unit``'s."""
+    cond = principal.visible_filter(Unit.path)
+    if unit:
+        top = _visible_unit(session, principal, unit)
+        cond = cond & subtree_filter(Unit.path, top.path)
+    return cond
+
+
+def _svc(session: Session, principal: Principal) -> InventoryService:
+    return InventoryService(session, actor=f"web:{principal.name}")
+
+
+units = APIRouter(prefix="/api/units", tags=["inventory"])
+officers = APIRouter(prefix="/api/officers", tags=["inventory"])
+devices = APIRouter(prefix="/api/devices", tags=["inventory"])
+sites = APIRouter(prefix="/api/sites", tags=["inventory"])
+software = APIRouter(prefix="/api/software", tags=["inventory"])
+links = APIRouter(prefix="/api/links", tags=["inventory"])
+audit_router = APIRouter(prefix="/api/audit", tags=["audit"])
+targets = APIRouter(prefix="/api/targets", tags=["targets"])
+
+
+# -- units ----------------------------------------------------------------------------------------
+@units.get("", response_model=Page[UnitOut], summary="List units (subtree, search)")
+def list_units(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    unit: Annotated[
+        str | None, Query(description="only this unit's subtree", max_length=64)
+    ] = None,
+    parent: Annotated[
+        str | None, Query(description="only direct children of", max_length=64)
+    ] = None,
+    q: Annotated[
+        str | None, Query(description="search, diacritics ignored", max_length=100)
+    ] = None,
+    level: Annotated[int | None, Query(ge=1, le=4)] = None,
+) -> Page[UnitOut]:
+    """Units the caller may see. ``q=ha noi`` finds "Hà Nội" (the search folds diacritics)."""
+    query: Select[Any] = select(Unit).where(_scope(session, principal, unit))
+    if parent:
+        query = query.where(Unit.parent_id == _visible_unit(session, principal, parent).id)
+    if q and q.strip():
+        needle = slugify(q)
+        query = query.where(or_(Unit.slug.contains(needle), Unit.code.ilike(f"%{q.strip()}%")))
+    if level is not None:
+        query = query.where(Unit.level == level)
+    return paginate(session, query.order_by(Unit.level, Unit.path), page, UnitOut.of)
+
+
+@units.get("/{code}", response_model=UnitOut, summary="One unit")
+def get_unit(code: str, session: SessionDep, principal: PrincipalDep) -> UnitOut:
+    return UnitOut.of(_visible_unit(session, principal, code))
+
+
+@units.post("", response_model=UnitOut, status_code=201, summary="Create a unit")
+def create_unit(body: UnitIn, session: SessionDep, principal: PrincipalDep) -> UnitOut:
+    _visible_unit(session, principal, body.parent_code, Role.it_staff)
+    unit = _svc(session, principal).create_unit(
+        code=body.code,
+        name=body.name,
+        level=body.level,
+        kind=body.kind,
+        parent_code=body.parent_code,
+    )
+    return UnitOut.of(unit, parent_code=body.parent_code)
+
+
+@units.patch("/{code}", response_model=UnitOut, summary="Rename a unit or change its kind")
+def patch_unit(code: str, body: UnitPatch, session: SessionDep, principal: PrincipalDep) -> UnitOut:
+    _visible_unit(session, principal, code, Role.it_staff)
+    return UnitOut.of(_svc(session, principal).update_unit(code, name=body.name, kind=body.kind))
+
+
+# -- officers -------------------------------------------------------------------------------------
+@officers.get("", response_model=Page[OfficerOut], summary="List officers")
+def list_officers(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(description="name, diacritics ignored", max_length=100)] = None,
+    full_time: bool | None = None,
+) -> Page[OfficerOut]:
+    query: Select[Any] = select(Officer).join(Unit).where(_scope(session, principal, unit))
+    if q and q.strip():
+        query = query.where(or_(Officer.name_ascii.contains(fold(q)), Officer.code == q.strip()))
+    if full_time is not None:
+        query = query.where(Officer.full_time.is_(full_time))
+    return paginate(session, query.order_by(Officer.code), page, OfficerOut.of)
+
+
+def _visible_officer(
+    session: Session, principal: Principal, code: str, role: Role = Role.viewer
+) -> Officer:
+    off = session.scalar(select(Officer).where(Officer.code == code))
+    if off is None or not principal.can(Role.viewer, off.unit.path):
+        raise NotFound(f"Không có cán bộ mã {code!r} / no officer with code {code!r}")
+    principal.require(role, off.unit.path)
+    return off
+
+
+@officers.get("/{code}", response_model=OfficerOut, summary="One officer")
+def get_officer(code: str, session: SessionDep, principal: PrincipalDep) -> OfficerOut:
+    return OfficerOut.of(_visible_officer(session, principal, code))
+
+
+@officers.get(
+    "/{code}/custody", response_model=list[CustodyOut], summary="Devices the officer held"
+)
+def officer_custody(code: str, session: SessionDep, principal: PrincipalDep) -> list[CustodyOut]:
+    off = _visible_officer(session, principal, code)
+    rows = session.scalars(
+        select(Custody)
+        .where(Custody.officer_id == off.id)
+        .order_by(Custody.assigned_on, Custody.id)
+    ).all()
+    return [CustodyOut.of(r) for r in rows]
+
+
+@officers.post("", response_model=OfficerOut, status_code=201, summary="Create an officer")
+def create_officer(body: OfficerIn, session: SessionDep, principal: PrincipalDep) -> OfficerOut:
+    _visible_unit(session, principal, body.unit_code, Role.it_staff)
+    off = _svc(session, principal).create_officer(**body.model_dump())
+    return OfficerOut.of(off)
+
+
+@officers.patch("/{code}", response_model=OfficerOut, summary="Update an officer")
+def patch_officer(
+    code: str, body: OfficerPatch, session: SessionDep, principal: PrincipalDep
+) -> OfficerOut:
+    _visible_officer(session, principal, code, Role.it_staff)
+    off = _svc(session, principal).update_officer(code, **body.model_dump())
+    return OfficerOut.of(off)
+
+
+# -- devices --------------------------------------------------------------------------------------
+@devices.get("", response_model=Page[DeviceOut], summary="List devices")
+def list_devices(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    kind: DeviceKind | None = None,
+    status: DeviceStatus | None = None,
+    q: Annotated[
+        str | None, Query(description="asset tag or hostname contains", max_length=100)
+    ] = None,
+) -> Page[DeviceOut]:
+    query: Select[Any] = select(Device).join(Unit).where(_scope(session, principal, unit))
+    if kind is not None:
+        query = query.where(Device.kind == kind)
+    if status is not None:
+        query = query.where(Device.status == status)
+    if q and q.strip():
+        needle = f"%{q.strip()}%"
+        query = query.where(or_(Device.asset_tag.ilike(needle), Device.hostname.ilike(needle)))
+    return paginate(session, query.order_by(Device.asset_tag), page, DeviceOut.of)
+
+
+def _visible_device(
+    session: Session, principal: Principal, tag: str, role: Role = Role.viewer
+) -> Device:
+    dev = session.scalar(select(Device).where(Device.asset_tag == tag))
+    if dev is None or not principal.can(Role.viewer, dev.unit.path):
+        raise NotFound(f"Không có thiết bị {tag!r} / no device {tag!r}")
+    principal.require(role, dev.unit.path)
+    return dev
+
+
+@devices.get("/{asset_tag}", response_model=DeviceOut, summary="One device")
+def get_device(asset_tag: str, session: SessionDep, principal: PrincipalDep) -> DeviceOut:
+    return DeviceOut.of(_visible_device(session, principal, asset_tag))
+
+
+@devices.get("/{asset_tag}/custody", response_model=list[CustodyOut], summary="Custody history")
+def device_custody(
+    asset_tag: str, session: SessionDep, principal: PrincipalDep
+) -> list[CustodyOut]:
+    _visible_device(session, principal, asset_tag)
+    return [CustodyOut.of(r) for r in InventoryService(session).custody_history(asset_tag)]
+
+
+@devices.post("", response_model=DeviceOut, status_code=201, summary="Register a device")
+def create_device(body: DeviceIn, session: SessionDep, principal: PrincipalDep) -> DeviceOut:
+    _visible_unit(session, principal, body.unit_code, Role.it_staff)
+    dev = _svc(session, principal).create_device(**body.model_dump())
+    return DeviceOut.of(dev)
+
+
+@devices.patch("/{asset_tag}", response_model=DeviceOut, summary="Update a device")
+def patch_device(
+    asset_tag: str, body: DevicePatch, session: SessionDep, principal: PrincipalDep
+) -> DeviceOut:
+    _visible_device(session, principal, asset_tag, Role.it_staff)
+    if body.unit_code is not None:
+        _visible_unit(session, principal, body.unit_code, Role.it_staff)
+    dev = _svc(session, principal).update_device(asset_tag, **body.model_dump())
+    return DeviceOut.of(dev)
+
+
+@devices.post(
+    "/{asset_tag}/assign", response_model=CustodyOut, summary="Hand a device to an officer"
+)
+def assign_device(
+    asset_tag: str, body: AssignIn, session: SessionDep, principal: PrincipalDep
+) -> CustodyOut:
+    _visible_device(session, principal, asset_tag, Role.it_staff)
+    _visible_officer(session, principal, body.officer_code)
+    row = _svc(session, principal).assign_device(
+        asset_tag, officer_code=body.officer_code, on=body.on, note=body.note
+    )
+    return CustodyOut.of(row)
+
+
+@devices.post("/{asset_tag}/return", response_model=DeviceOut, summary="Take a device back")
+def return_device(asset_tag: str, session: SessionDep, principal: PrincipalDep) -> DeviceOut:
+    _visible_device(session, principal, asset_tag, Role.it_staff)
+    svc = _svc(session, principal)
+    svc.return_device(asset_tag)
+    return DeviceOut.of(svc.device(asset_tag))
+
+
+# -- sites, software, links -----------------------------------------------------------------------
+@sites.get("", response_model=Page[SiteOut], summary="List sites")
+def list_sites(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[SiteOut]:
+    query: Select[Any] = select(Site).join(Unit).where(_scope(session, principal, unit))
+    return paginate(
+        session,
+        query.order_by(Site.code),
+        page,
+        lambda s: SiteOut(
+            code=s.code, name=s.name, kind=s.kind, unit_code=s.unit.code, address=s.address
+        ),
+    )
+
+
+def _software_out(s: Software) -> SoftwareOut:
+    return SoftwareOut(
+        unit_code=s.unit.code,
+        product=s.product,
+        category=s.category,
+        seats=s.seats,
+        status=s.status,
+        licence_expires=s.licence_expires,
+    )
+
+
+@software.get("", response_model=Page[SoftwareOut], summary="List software records")
+def list_software(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    category: SoftwareCategory | None = None,
+) -> Page[SoftwareOut]:
+    query: Select[Any] = select(Software).join(Unit).where(_scope(session, principal, unit))
+    if category is not None:
+        query = query.where(Software.category == category)
+    return paginate(session, query.order_by(Unit.path, Software.product), page, _software_out)
+
+
+@software.put("", response_model=SoftwareOut, summary="Create or update a software record")
+def put_software(body: SoftwareIn, session: SessionDep, principal: PrincipalDep) -> SoftwareOut:
+    _visible_unit(session, principal, body.unit_code, Role.it_staff)
+    return _software_out(_svc(session, principal).upsert_software(**body.model_dump()))
+
+
+def _link_out(link: InternetLink) -> LinkOut:
+    return LinkOut(
+        unit_code=link.unit.code,
+        isp=link.isp,
+        kind=link.kind,
+        bandwidth_mbps=link.bandwidth_mbps,
+        status=link.status,
+    )
+
+
+@links.get("", response_model=Page[LinkOut], summary="List internet links")
+def list_links(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[LinkOut]:
+    query: Select[Any] = select(InternetLink).join(Unit).where(_scope(session, principal, unit))
+    return paginate(session, query.order_by(Unit.path, InternetLink.isp), page, _link_out)
+
+
+@links.put("", response_model=LinkOut, summary="Create or update an internet link")
+def put_link(body: LinkIn, session: SessionDep, principal: PrincipalDep) -> LinkOut:
+    _visible_unit(session, principal, body.unit_code, Role.it_staff)
+    return _link_out(_svc(session, principal).upsert_link(**body.model_dump()))
+
+
+# -- audit ----------------------------------------------------------------------------------------
+@audit_router.get("", response_model=Page[AuditOut], summary="Audit log (IT staff and admins)")
+def list_audit(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    entity: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=128)] = None,
+) -> Page[AuditOut]:
+    """Changes inside the caller's subtrees where they hold ``it_staff`` or ``admin``; records
+    not tied to a unit (accounts) only for an admin of the whole tree."""
+    query: Select[Any] = select(AuditRecord)
+    root_path = session.scalar(select(Unit.path).where(Unit.parent_id.is_(None)).limit(1))
+    if root_path is None or not principal.can(Role.admin, root_path):
+        query = query.where(principal.visible_filter(AuditRecord.unit_path, Role.it_staff))
+    if entity:
+        query = query.where(AuditRecord.entity == entity)
+    if actor:
+        query = query.where(AuditRecord.actor == actor)
+    return paginate(session, query.order_by(AuditRecord.id.desc()), page, AuditOut.model_validate)
+
+
+# -- targets --------------------------------------------------------------------------------------
+class ReportCache:
+    """Target reports per (unit, data version, local day), shared by the API and the dashboard.
+
+    The data version is the newest audit record id: every change through a service writes one,
+    so a new id means the numbers may have moved. ``ttl`` bounds staleness from writers that
+    bypass the services (bulk loaders). One lock per key, so a burst of identical requests
+    computes the report once.
+    """
+
+    def __init__(self, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._data: dict[tuple[str, int, str], tuple[float, dict[str, Any]]] = {}
+        self._locks: dict[tuple[str, int, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def report(self, session: Session, unit: Unit) -> dict[str, Any]:
+        """The report of ``unit`` as ``TargetReport.to_dict()``."""
+        from inventory.targets import compute_report
+
+        version = session.scalar(select(func.max(AuditRecord.id))) or 0
+        key = (unit.code, int(version), datetime.now(TIMEZONE).date().isoformat())
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            hit = self._data.get(key)
+            if hit is not None and self.clock() - hit[0] < self.ttl:
+                return hit[1]
+            data: dict[str, Any] = compute_report(session, unit_code=unit.code).to_dict()
+            with self._guard:
+                # Older versions of this unit are dead weight once a newer one is cached.
+                for k in [k for k in self._data if k[0] == unit.code and k != key]:
+                    self._data.pop(k, None)
+                    self._locks.pop(k, None)
+                self._data[key] = (self.clock(), data)
+            return data
+
+
+REPORTS = ReportCache()
+
+
+def default_unit(session: Session, principal: Principal) -> Unit:
+    """The unit a scorecard opens on: the root if visible, else the caller's first subtree."""
+    roots = principal.visible_paths()
+    if not roots:
+        raise PermissionDenied(
+            "Tài khoản chưa được cấp quyền trên đơn vị nào / the account has no grant",
+            hint="ask an administrator: `tldops user grant USER viewer UNIT`",
+        )
+    if "/" in roots:
+        return InventoryService(session).root()
+    unit = session.scalar(select(Unit).where(Unit.path == roots[0]))
+    if unit is None:
+        raise NotFound("Không có đơn vị / the granted unit no longer exists")
+    return unit
+
+
+@targets.get("", response_model=TargetReportOut, summary="Plan-target scorecard of a unit")
+def get_targets(
+    session: SessionDep,
+    principal: PrincipalDep,
+    unit: Annotated[
+        str | None, Query(description="unit code (default: your top unit)", max_length=64)
+    ] = None,
+) -> dict[str, Any]:
+    """Every indicator over the unit's subtree, with one result per direct child unit and the
+    failing units/officers. Cached per unit until the data changes."""
+    top = _visible_unit(session, principal, unit) if unit else default_unit(session, principal)
+    return REPORTS.report(session, top)
+
+
+@targets.get("/indicators", response_model=list[IndicatorInfo], summary="The registered indicators")
+def list_indicators(principal: PrincipalDep) -> list[IndicatorInfo]:
+    from inventory.targets import default_registry
+
+    return [
+        IndicatorInfo(id=i.id, title=i.title, title_en=i.title_en, target=i.target)
+        for i in default_registry().all()
+    ]
+
+
+router = APIRouter()
+for _r in (units, officers, devices, sites, software, links, audit_router, targets):
+    router.include_router(_r)

@@ -1,0 +1,510 @@
+"""Local accounts: argon2 passwords, lockout and rate limits, sessions, API tokens, grants.
+
+:class:`AccountService` is the only writer of the account tables; every change is audited with
+the acting user (``inventory.service.audit``)::
+
+    svc = AccountService(session, actor="cli:root")
+    user, otp = svc.create_user(username="it.hanoi", display_name="Nguyễn Văn An")
+    svc.grant(username="it.hanoi", role=Role.it_staff, unit_code="HN")
+    user = svc.authenticate(username="it.hanoi", password=otp, ip="127.0.0.1")
+    cookie, web_session = svc.open_session(user, ip="127.0.0.1", user_agent="curl")
+    svc.principal_for(user)      # Principal(name="it.hanoi", grants=(Grant(it_staff, "/1/5/"),))
+
+Like the inventory service it flushes but never commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from inventory.db import utcnow
+from inventory.errors import Conflict, NotFound
+from inventory.models import Unit
+from inventory.security import Grant, Principal, Role
+from inventory.service import audit
+from ops_cli.errors import (
+    AccountLocked,
+    LoginFailed,
+    PasswordRejected,
+    TooManyAttempts,
+)
+from ops_cli.models import ApiToken, LoginAttempt, User, UserGrant, WebSession
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Login and session policy (defaults follow common guidance for internal web apps)."""
+
+    max_failed_logins: int = 5  # consecutive failures before the account locks
+    lock_for: timedelta = timedelta(minutes=15)
+    ip_window: timedelta = timedelta(minutes=15)
+    max_failures_per_ip: int = 20  # failures from one address within ip_window
+    session_lifetime: timedelta = timedelta(hours=12)
+    min_password_length: int = 10
+
+
+DEFAULT_POLICY = Policy()
+TOKEN_PREFIX = "tld_"
+_hasher = PasswordHasher()
+# Verified against when the username does not exist, so timing does not reveal which is wrong.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def digest(value: str) -> str:
+    """SHA-256 hex digest of a random secret (session id or API token) for storage."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _user_snapshot(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "email": user.email,
+        "active": user.active,
+        "must_change_password": user.must_change_password,
+    }
+
+
+def new_password() -> str:
+    """A random one-time password (about 96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+class AccountService:
+    """Account operations for one session and one acting user."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        actor: str = "system",
+        clock: Callable[[], datetime] = utcnow,
+        policy: Policy = DEFAULT_POLICY,
+        hasher: PasswordHasher = _hasher,
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.clock = clock
+        self.policy = policy
+        self.hasher = hasher
+
+    # -- users -------------------------------------------------------------------------------
+    def user(self, username: str) -> User:
+        found = self.session.scalar(select(User).where(User.username == username.strip()))
+        if found is None:
+            raise NotFound(f"Không có tài khoản {username!r} / no user {username!r}")
+        return found
+
+    def users(self) -> Sequence[User]:
+        return self.session.scalars(select(User).order_by(User.username)).all()
+
+    def count_users(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(User)) or 0
+
+    def _check_password(self, username: str, password: str) -> None:
+        if len(password) < self.policy.min_password_length:
+            raise PasswordRejected(
+                f"Mật khẩu phải có ít nhất {self.policy.min_password_length} ký tự / "
+                f"the password needs at least {self.policy.min_password_length} characters",
+                hint="use a passphrase of several words",
+            )
+        if password.strip().lower() == username.strip().lower():
+            raise PasswordRejected(
+                "Mật khẩu không được trùng tên đăng nhập / the password must differ from the "
+                "username"
+            )
+
+    def create_user(
+        self,
+        *,
+        username: str,
+        password: str | None = None,
+        display_name: str = "",
+        email: str | None = None,
+    ) -> tuple[User, str | None]:
+        """Create an account. Without ``password`` a one-time password is generated and returned
+        (the user must change it at first login); with one, ``None`` is returned instead."""
+        username = username.strip().lower()
+        if not username or len(username) > 64 or any(c.isspace() for c in username):
+            raise PasswordRejected(
+                f"Tên đăng nhập không hợp lệ: {username!r} / invalid username {username!r}",
+                hint="use letters, digits, dots, dashes; no spaces",
+            )
+        if self.session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise Conflict(f"Tài khoản {username!r} đã tồn tại / user {username!r} already exists")
+        one_time = password is None
+        pw = new_password() if password is None else password
+        self._check_password(username, pw)
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            email=email,
+            password_hash=self.hasher.hash(pw),
+            must_change_password=one_time,
+            created_at=self.clock(),
+        )
+        self.session.add(user)
+        self.session.flush()
+        audit(
+            self.session,
+            actor=self.actor,
+            action="create",
+            entity="user",
+            entity_key=username,
+            after=_user_snapshot(user),
+            at=self.clock(),
+        )
+        return user, (pw if one_time else None)
+
+    def set_password(self, *, username: str, password: str | None = None) -> str | None:
+        """Reset a password (admin). Without ``password`` a one-time one is generated, returned,
+        and must be changed at next login. All the user's sessions are revoked."""
+        user = self.user(username)
+        one_time = password is None
+        pw = new_password() if password is None else password
+        self._check_password(user.username, pw)
+        user.password_hash = self.hasher.hash(pw)
+        user.must_change_password = one_time
+        user.failed_logins = 0
+        user.locked_until = None
+        self.session.flush()
+        self.revoke_all_sessions(user, note="password reset")
+        audit(
+            self.session,
+            actor=self.actor,
+            action="password_reset",
+            entity="user",
+            entity_key=user.username,
+            at=self.clock(),
+        )
+        return pw if one_time else None
+
+    def change_password(self, user: User, *, old: str, new: str) -> None:
+        """The user changes their own password (needs the current one)."""
+        if not self._verify(user, old):
+            raise LoginFailed("Mật khẩu hiện tại không đúng / the current password is wrong")
+        if old == new:
+            raise PasswordRejected(
+                "Mật khẩu mới phải khác mật khẩu cũ / the new password must differ from the old"
+            )
+        self._check_password(user.username, new)
+        user.password_hash = self.hasher.hash(new)
+        user.must_change_password = False
+        self.session.flush()
+        audit(
+            self.session,
+            actor=user.username,
+            action="password_change",
+            entity="user",
+            entity_key=user.username,
+            at=self.clock(),
+        )
+
+    def set_active(self, *, username: str, active: bool) -> User:
+        user = self.user(username)
+        before = _user_snapshot(user)
+        user.active = active
+        if not active:
+            self.revoke_all_sessions(user, note="account disabled")
+        self.session.flush()
+        audit(
+            self.session,
+            actor=self.actor,
+            action="update",
+            entity="user",
+            entity_key=user.username,
+            before=before,
+            after=_user_snapshot(user),
+            at=self.clock(),
+        )
+        return user
+
+    # -- grants ------------------------------------------------------------------------------
+    def _unit(self, code: str) -> Unit:
+        unit = self.session.scalar(select(Unit).where(Unit.code == code))
+        if unit is None:
+            raise NotFound(f"Không có đơn vị mã {code!r} / no unit with code {code!r}")
+        return unit
+
+    def grant(self, *, username: str, role: Role, unit_code: str) -> UserGrant:
+        """Give ``role`` on the subtree of ``unit_code`` (idempotent)."""
+        user, unit = self.user(username), self._unit(unit_code)
+        for g in user.grants:
+            if g.role is role and g.unit_id == unit.id:
+                return g
+        grant = UserGrant(user_id=user.id, role=role, unit_id=unit.id)
+        self.session.add(grant)
+        self.session.flush()
+        self.session.refresh(user)
+        audit(
+            self.session,
+            actor=self.actor,
+            action="grant",
+            entity="user",
+            entity_key=user.username,
+            after={"role": role.value, "unit": unit.code},
+            unit_path=unit.path,
+            at=self.clock(),
+        )
+        return grant
+
+    def revoke(self, *, username: str, role: Role, unit_code: str) -> None:
+        user, unit = self.user(username), self._unit(unit_code)
+        deleted = self.session.execute(
+            delete(UserGrant).where(
+                UserGrant.user_id == user.id, UserGrant.role == role, UserGrant.unit_id == unit.id
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        if not deleted:
+            raise NotFound(
+                f"{user.username} không có quyền {role.value} trên {unit.code} / "
+                f"{user.username} has no {role.value} grant on {unit.code}"
+            )
+        self.session.flush()
+        self.session.expire(user)
+        audit(
+            self.session,
+            actor=self.actor,
+            action="revoke",
+            entity="user",
+            entity_key=user.username,
+            before={"role": role.value, "unit": unit.code},
+            unit_path=unit.path,
+            at=self.clock(),
+        )
+
+    @staticmethod
+    def principal_for(user: User) -> Principal:
+        """The :class:`Principal` of an account: its grants with the units' current paths."""
+        return Principal(
+            name=user.username,
+            grants=tuple(Grant(g.role, g.unit.path) for g in user.grants),
+        )
+
+    # -- login -------------------------------------------------------------------------------
+    def _verify(self, user: User, password: str) -> bool:
+        try:
+            self.hasher.verify(user.password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+        if self.hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = self.hasher.hash(password)
+        return True
+
+    def authenticate(self, *, username: str, password: str, ip: str) -> User:
+        """Check a login. Raises :class:`TooManyAttempts` when ``ip`` failed too often lately,
+        :class:`AccountLocked` while the account is locked, :class:`LoginFailed` otherwise.
+
+        Failures are recorded even though the exception propagates: the caller must commit
+        the session in its error path too (the web login handler does).
+        """
+        now = self.clock()
+        username = username.strip().lower()[:64]
+        ip = ip[:64]
+        since = now - self.policy.ip_window
+        recent_failures = (
+            self.session.scalar(
+                select(func.count())
+                .select_from(LoginAttempt)
+                .where(LoginAttempt.ip == ip, LoginAttempt.at >= since, LoginAttempt.ok.is_(False))
+            )
+            or 0
+        )
+        if recent_failures >= self.policy.max_failures_per_ip:
+            raise TooManyAttempts(
+                "Quá nhiều lần đăng nhập sai từ địa chỉ này / too many failed logins from this "
+                "address",
+                hint=f"wait {int(self.policy.ip_window.total_seconds() // 60)} minutes",
+            )
+        user = self.session.scalar(select(User).where(User.username == username))
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            self.session.add(LoginAttempt(at=now, username=username, ip=ip, ok=False))
+            self.session.flush()
+            raise AccountLocked(
+                "Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần / the account is locked after "
+                "repeated wrong passwords",
+                hint="wait 15 minutes or ask an administrator to reset the password",
+            )
+        if user is None:
+            _hasher.verify(_DUMMY_HASH, "not-a-real-password")
+            ok = False
+        else:
+            ok = user.active and self._verify(user, password)
+        self.session.add(LoginAttempt(at=now, username=username, ip=ip, ok=ok))
+        if user is not None and not ok:
+            user.failed_logins += 1
+            if user.failed_logins >= self.policy.max_failed_logins:
+                user.locked_until = now + self.policy.lock_for
+                user.failed_logins = 0
+                audit(
+                    self.session,
+                    actor="system",
+                    action="lock",
+                    entity="user",
+                    entity_key=user.username,
+                    note=f"locked after {self.policy.max_failed_logins} failures from {ip}",
+                    at=now,
+                )
+        self.session.flush()
+        if not ok or user is None:
+            raise LoginFailed("Sai tên đăng nhập hoặc mật khẩu / wrong username or password")
+        user.failed_logins = 0
+        user.locked_until = None
+        user.last_login_at = now
+        self.session.flush()
+        return user
+
+    # -- sessions ----------------------------------------------------------------------------
+    def open_session(
+        self, user: User, *, ip: str | None = None, user_agent: str | None = None
+    ) -> tuple[str, WebSession]:
+        """Start a browser session; returns the cookie value (shown nowhere else)."""
+        raw = secrets.token_urlsafe(32)
+        now = self.clock()
+        ws = WebSession(
+            id_hash=digest(raw),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=now + self.policy.session_lifetime,
+            ip=(ip or "")[:64],
+            user_agent=(user_agent or "")[:255],
+        )
+        self.session.add(ws)
+        self.session.flush()
+        audit(
+            self.session,
+            actor=user.username,
+            action="login",
+            entity="user",
+            entity_key=user.username,
+            note=f"from {ip}",
+            at=now,
+        )
+        return raw, ws
+
+    def session_for(self, raw: str) -> WebSession | None:
+        """The live session for a cookie value, or ``None`` (unknown, expired, revoked)."""
+        ws = self.session.scalar(select(WebSession).where(WebSession.id_hash == digest(raw)))
+        if ws is None or ws.revoked_at is not None or ws.expires_at <= self.clock():
+            return None
+        if not ws.user.active:
+            return None
+        return ws
+
+    def close_session(self, raw: str) -> None:
+        ws = self.session.scalar(select(WebSession).where(WebSession.id_hash == digest(raw)))
+        if ws is not None and ws.revoked_at is None:
+            ws.revoked_at = self.clock()
+            audit(
+                self.session,
+                actor=ws.user.username,
+                action="logout",
+                entity="user",
+                entity_key=ws.user.username,
+                at=self.clock(),
+            )
+            self.session.flush()
+
+    def revoke_all_sessions(self, user: User, *, note: str = "logout everywhere") -> int:
+        """End every session of ``user`` (logout everywhere); returns how many were open."""
+        n = self.session.execute(
+            update(WebSession)
+            .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+            .values(revoked_at=self.clock())
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        audit(
+            self.session,
+            actor=self.actor if self.actor != "system" else user.username,
+            action="revoke_sessions",
+            entity="user",
+            entity_key=user.username,
+            note=f"{note}: {n} session(s)",
+            at=self.clock(),
+        )
+        self.session.flush()
+        return int(n or 0)
+
+    @staticmethod
+    def csrf_matches_token(expected: str, sent: str | None) -> bool:
+        """Constant-time comparison of a session's CSRF token with the one a request sent."""
+        return bool(sent) and hmac.compare_digest(expected.encode(), (sent or "").encode())
+
+    # -- API tokens --------------------------------------------------------------------------
+    def create_token(
+        self, *, username: str, name: str, expires_in: timedelta | None = None
+    ) -> tuple[str, ApiToken]:
+        """Issue an API token; the returned string is the only copy of the secret."""
+        user = self.user(username)
+        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = self.clock()
+        tok = ApiToken(
+            user_id=user.id,
+            name=name.strip()[:128] or "token",
+            prefix=raw[:12],
+            token_hash=digest(raw),
+            created_at=now,
+            expires_at=now + expires_in if expires_in else None,
+        )
+        self.session.add(tok)
+        self.session.flush()
+        audit(
+            self.session,
+            actor=self.actor,
+            action="token_create",
+            entity="user",
+            entity_key=user.username,
+            after={"token_id": tok.id, "name": tok.name, "prefix": tok.prefix},
+            at=now,
+        )
+        return raw, tok
+
+    def token_user(self, raw: str) -> User | None:
+        """The active user owning a live token, or ``None``."""
+        if not raw.startswith(TOKEN_PREFIX):
+            return None
+        tok = self.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(raw)))
+        now = self.clock()
+        if tok is None or tok.revoked_at is not None:
+            return None
+        if tok.expires_at is not None and tok.expires_at <= now:
+            return None
+        if not tok.user.active:
+            return None
+        return tok.user
+
+    def tokens(self, username: str) -> Sequence[ApiToken]:
+        user = self.user(username)
+        return self.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+        ).all()
+
+    def revoke_token(self, *, username: str, token_id: int) -> None:
+        user = self.user(username)
+        tok = self.session.get(ApiToken, token_id)
+        if tok is None or tok.user_id != user.id:
+            raise NotFound(f"Không có token {token_id} / no token {token_id} for {username}")
+        if tok.revoked_at is None:
+            tok.revoked_at = self.clock()
+            audit(
+                self.session,
+                actor=self.actor,
+                action="token_revoke",
+                entity="user",
+                entity_key=user.username,
+                before={"token_id": tok.id, "name": tok.name},
+                at=self.clock(),
+            )
+            self.session.flush()

@@ -1,0 +1,42 @@
+"""Errors of the web front door and the account store.
+
+::
+
+    OpsError
+    └── AccountError                 anything about accounts
+        ├── LoginFailed              wrong username/password, or the account is disabled
+        ├── AccountLocked            too many wrong passwords in a row on one account
+        ├── TooManyAttempts          too many failed logins from one client address
+        ├── PasswordRejected         a new password is too weak or equals the old one
+        └── CsrfFailed               an unsafe request without the session's CSRF token
+"""
+
+from __future__ import annotations
+
+from inventory.errors import OpsError, PermissionDenied
+
+
+class AccountError(OpsError):
+    """Base of the account errors."""
+
+    exit_code = 2
+
+
+class LoginFailed(AccountError):
+    """Username or password wrong (deliberately not saying which)."""
+
+
+class AccountLocked(AccountError):
+    """The account is temporarily locked after repeated failures."""
+
+
+class TooManyAttempts(AccountError):
+    """The client address made too many failed attempts recently."""
+
+
+class PasswordRejected(AccountError):
+    """A proposed password does not meet the policy."""
+
+
+class CsrfFailed(PermissionDenied):
+    """The request did not carry the CSRF token of its session."""

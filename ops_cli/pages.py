@@ -1,0 +1,766 @@
+"""Server-rendered dashboard pages (Jinja2). Vietnamese by default; ``?lang=en`` switches and is
+remembered in a cookie. Every page sees only the user's granted subtrees (the same checks as the
+API: the page handlers call the API functions or the API itself in-process).
+
+Domain pages (monitoring, operations, conferences, training) are composed from whatever the
+domain's router offers: its list endpoints are read in-process with the user's own credentials
+and its create endpoints become forms built from the OpenAPI request schema. A domain that has
+not been installed shows "chưa có dữ liệu / not available".
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import httpx
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from inventory.api import REPORTS, default_unit
+from inventory.api_deps import SessionDep
+from inventory.config import TIMEZONE
+from inventory.db import session_scope
+from inventory.errors import NotFound, OpsError
+from inventory.models import Custody, Device, Officer, Unit, subtree_filter
+from inventory.security import Principal, Role
+from inventory.service import InventoryService
+from inventory.text import slugify
+from ops_cli.accounts import AccountService
+from ops_cli.i18n import LANGS, fmt_date, fmt_percent, parse_iso, translator
+from ops_cli.models import User
+
+LOGIN_CSRF_COOKIE = "tldops_login_csrf"
+SESSION_COOKIE = "tldops_session"
+LANG_COOKIE = "tldops_lang"
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["d"] = fmt_date
+templates.env.filters["pct"] = fmt_percent
+
+router = APIRouter(include_in_schema=False)
+
+# page name -> (domain package, nav title key)
+DOMAIN_PAGES: dict[str, tuple[str, str]] = {
+    "monitoring": ("monitoring", "monitoring"),
+    "operations": ("playbooks", "operations"),
+    "conferences": ("videoconf", "conferences"),
+    "training": ("training_lms", "training"),
+}
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; turned into a redirect to the login page."""
+
+
+class MustChangePassword(Exception):
+    """The user still has a one-time password."""
+
+
+def lang_of(request: Request) -> str:
+    q = request.query_params.get("lang")
+    if q in LANGS:
+        return q
+    c = request.cookies.get(LANG_COOKIE)
+    return c if c in LANGS else "vi"
+
+
+def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    """Render a template with the common context (language, user, CSRF token, nav)."""
+    lang = lang_of(request)
+    identity = getattr(request.state, "identity", None)
+    base = {
+        "request": request,
+        "lang": lang,
+        "t": translator(lang),
+        "identity": identity,
+        "csrf": identity.csrf_token if identity is not None else "",
+        "nav": [("scorecard", "/scorecard"), ("inventory", "/units")]
+        + [(key, f"/{page}") for page, (_pkg, key) in DOMAIN_PAGES.items()],
+        "other_lang": "en" if lang == "vi" else "vi",
+        "path": request.url.path,
+    }
+    base.update(ctx)
+    resp = templates.TemplateResponse(request, name, base, status_code=status)
+    if request.query_params.get("lang") in LANGS:
+        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return resp
+
+
+def render_error(
+    request: Request, *, status: int, message: str, hint: str | None = None
+) -> HTMLResponse:
+    return render(request, "error.html", status=status, message=message, hint=hint)
+
+
+def page_principal(request: Request) -> Principal:
+    identity = getattr(request.state, "identity", None)
+    if identity is None:
+        raise LoginRequired()
+    if identity.must_change_password:
+        raise MustChangePassword()
+    principal: Principal = identity.principal
+    return principal
+
+
+PagePrincipal = Annotated[Principal, Depends(page_principal)]
+
+
+def install_page_handlers(app: Any) -> None:
+    async def login_required(request: Request, exc: Exception) -> Response:
+        nxt = quote(request.url.path + ("?" + request.url.query if request.url.query else ""))
+        return RedirectResponse(f"/login?next={nxt}", status_code=303)
+
+    async def must_change(request: Request, exc: Exception) -> Response:
+        return RedirectResponse("/account/password", status_code=303)
+
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(MustChangePassword, must_change)
+
+
+def _safe_next(value: str | None) -> str:
+    # Only local paths: an open redirect after login is a phishing aid.
+    if value and value.startswith("/") and not value.startswith("//"):
+        return value
+    return "/scorecard"
+
+
+# -- static --------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+@router.get("/static/plotly.min.js")
+def plotly_js() -> Response:
+    """plotly.js from the installed ``plotly`` package (not vendored in the repository)."""
+    return Response(
+        _plotly_js(),
+        media_type="application/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+# -- login, logout, password, tokens -------------------------------------------------------------
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/scorecard", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    resp = render(request, "login.html", login_csrf=token, next=_safe_next(next), failed=None)
+    resp.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.secure_cookies,
+        max_age=3600,
+    )
+    return resp
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf_token: Annotated[str, Form(max_length=128)],
+    next: Annotated[str | None, Form(max_length=512)] = None,
+) -> Response:
+    """Check the double-submitted login CSRF token, then the password (rate-limited)."""
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not expected or not AccountService.csrf_matches_token(expected, csrf_token):
+        return render_error(
+            request,
+            status=403,
+            message="Phiên đăng nhập hết hạn / the login form expired",
+            hint="reload the login page",
+        )
+    ip = request.client.host if request.client else "unknown"
+    engine = request.app.state.engine
+    try:
+        with session_scope(engine) as session:
+            svc = AccountService(session)
+            try:
+                user = svc.authenticate(username=username, password=password, ip=ip)
+            except OpsError as err:
+                # Keep the failed attempt and lockout counters: commit, then report.
+                session.commit()
+                raise err
+            raw, _ws = svc.open_session(user, ip=ip, user_agent=request.headers.get("user-agent"))
+    except OpsError as err:
+        from ops_cli.web import status_of
+
+        token = secrets.token_urlsafe(24)
+        resp = render(
+            request,
+            "login.html",
+            status=status_of(err),
+            login_csrf=token,
+            next=_safe_next(next),
+            failed=err.message,
+        )
+        resp.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.app.state.secure_cookies,
+            max_age=3600,
+        )
+        return resp
+    done = RedirectResponse(_safe_next(next), status_code=303)
+    done.set_cookie(
+        SESSION_COOKIE,
+        raw,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.secure_cookies,
+        max_age=12 * 3600,
+        path="/",
+    )
+    done.delete_cookie(LOGIN_CSRF_COOKIE)
+    return done
+
+
+@router.post("/logout")
+def logout(request: Request, everywhere: Annotated[bool, Form()] = False) -> Response:
+    identity = getattr(request.state, "identity", None)
+    raw = request.cookies.get(SESSION_COOKIE)
+    if identity is not None and raw:
+        with session_scope(request.app.state.engine) as session:
+            svc = AccountService(session, actor=identity.username)
+            if everywhere:
+                user = session.get(User, identity.user_id)
+                assert user is not None
+                svc.revoke_all_sessions(user)
+            else:
+                svc.close_session(raw)
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+@router.get("/account/password")
+def password_form(request: Request) -> HTMLResponse:
+    if getattr(request.state, "identity", None) is None:
+        raise LoginRequired()
+    return render(request, "password.html", done=False, failed=None)
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    old: Annotated[str, Form(max_length=256)],
+    new: Annotated[str, Form(max_length=256)],
+) -> Response:
+    identity = getattr(request.state, "identity", None)
+    if identity is None:
+        raise LoginRequired()
+    try:
+        with session_scope(request.app.state.engine) as session:
+            user = session.get(User, identity.user_id)
+            assert user is not None
+            AccountService(session, actor=identity.username).change_password(user, old=old, new=new)
+    except OpsError as err:
+        return render(request, "password.html", status=422, done=False, failed=err.message)
+    return RedirectResponse("/scorecard", status_code=303)
+
+
+@router.get("/account")
+def account(request: Request, principal: PagePrincipal, session: SessionDep) -> HTMLResponse:
+    identity = request.state.identity
+    svc = AccountService(session)
+    user = svc.user(identity.username)
+    return render(
+        request, "account.html", user=user, tokens=svc.tokens(user.username), new_token=None
+    )
+
+
+@router.post("/account/tokens")
+def create_token(
+    request: Request,
+    principal: PagePrincipal,
+    session: SessionDep,
+    name: Annotated[str, Form(min_length=1, max_length=128)],
+) -> HTMLResponse:
+    identity = request.state.identity
+    svc = AccountService(session, actor=identity.username)
+    raw, _tok = svc.create_token(username=identity.username, name=name)
+    user = svc.user(identity.username)
+    return render(
+        request, "account.html", user=user, tokens=svc.tokens(user.username), new_token=raw
+    )
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token(
+    request: Request, token_id: int, principal: PagePrincipal, session: SessionDep
+) -> RedirectResponse:
+    identity = request.state.identity
+    AccountService(session, actor=identity.username).revoke_token(
+        username=identity.username, token_id=token_id
+    )
+    return RedirectResponse("/account", status_code=303)
+
+
+# -- scorecard -----------------------------------------------------------------------------------
+def _visible(session: Session, principal: Principal, code: str) -> Unit:
+    unit = InventoryService(session).unit(code)
+    if not principal.can(Role.viewer, unit.path):
+        raise NotFound(f"Không có đơn vị mã {code!r} / no unit with code {code!r}")
+    return unit
+
+
+def _breadcrumb(session: Session, principal: Principal, unit: Unit) -> list[Unit]:
+    ids = unit.ancestor_ids()
+    rows = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids))).all()}
+    return [rows[i] for i in ids if i in rows and principal.can(Role.viewer, rows[i].path)]
+
+
+def _chart(ind: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A plotly bar chart: one bar per child unit, coloured by met / not met, target line."""
+    children = ind["children"]
+    x = [c["unit_name"] for c in children]
+    y = [round(c["value"] * 100, 1) if c["value"] is not None else None for c in children]
+    colors = [
+        "#2e7d32" if c["met"] else ("#c62828" if c["met"] is False else "#9e9e9e") for c in children
+    ]
+    target = ind["target"] * 100
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": x,
+                "y": y,
+                "marker": {"color": colors},
+                "customdata": [c["unit_code"] for c in children],
+                "hovertemplate": "%{x}: %{y:.1f}%<extra></extra>",
+            }
+        ],
+        "layout": {
+            "height": 280,
+            "margin": {"l": 40, "r": 10, "t": 10, "b": 90},
+            "yaxis": {"range": [0, 105], "ticksuffix": "%"},
+            "xaxis": {"tickangle": -45, "automargin": True},
+            "shapes": [
+                {
+                    "type": "line",
+                    "xref": "paper",
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": target,
+                    "y1": target,
+                    "line": {"dash": "dash", "color": "#1565c0"},
+                }
+            ],
+        },
+    }
+
+
+@router.get("/scorecard")
+def scorecard(
+    request: Request,
+    principal: PagePrincipal,
+    session: SessionDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    if not principal.visible_paths():
+        return render(
+            request,
+            "error.html",
+            status=403,
+            message=translator(lang_of(request))("no_grant"),
+            hint=None,
+        )
+    top = _visible(session, principal, unit) if unit else default_unit(session, principal)
+    try:
+        report = REPORTS.report(session, top)
+    except ImportError:
+        return render(
+            request,
+            "scorecard.html",
+            unit=top,
+            report=None,
+            charts={},
+            crumbs=_breadcrumb(session, principal, top),
+        )
+    lang = lang_of(request)
+    charts = {ind["id"]: _chart(ind, lang) for ind in report["indicators"]}
+    return render(
+        request,
+        "scorecard.html",
+        unit=top,
+        report=report,
+        charts=charts,
+        crumbs=_breadcrumb(session, principal, top),
+        as_of=datetime.fromisoformat(report["as_of"]) if report.get("as_of") else None,
+    )
+
+
+@router.get("/scorecard/{indicator_id}")
+def indicator_page(
+    request: Request,
+    indicator_id: str,
+    principal: PagePrincipal,
+    session: SessionDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    """Drill-down: the failing units/officers of one indicator, and its children."""
+    top = _visible(session, principal, unit) if unit else default_unit(session, principal)
+    report = REPORTS.report(session, top)
+    found = [i for i in report["indicators"] if i["id"] == indicator_id]
+    if not found:
+        raise NotFound(f"Không có chỉ tiêu {indicator_id!r} / no indicator {indicator_id!r}")
+    ind = found[0]
+    limit = 200
+    return render(
+        request,
+        "indicator.html",
+        unit=top,
+        ind=ind,
+        failing=ind["failing"][offset : offset + limit],
+        offset=offset,
+        limit=limit,
+        chart=_chart(ind, lang_of(request)),
+        crumbs=_breadcrumb(session, principal, top),
+    )
+
+
+# -- inventory browser ---------------------------------------------------------------------------
+@router.get("/units")
+def units_page(
+    request: Request,
+    principal: PagePrincipal,
+    session: SessionDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> HTMLResponse:
+    """The organisation tree one level at a time, plus search that ignores diacritics."""
+    results: Sequence[Unit] = []
+    if q and q.strip():
+        needle = slugify(q)
+        results = session.scalars(
+            select(Unit)
+            .where(principal.visible_filter(Unit.path))
+            .where(Unit.slug.contains(needle) | Unit.code.ilike(f"%{q.strip()}%"))
+            .order_by(Unit.level, Unit.path)
+            .limit(50)
+        ).all()
+    top: Unit | None = None
+    if unit:
+        current = _visible(session, principal, unit)
+        top = current
+        children = session.scalars(
+            select(Unit).where(Unit.parent_id == current.id).order_by(Unit.name)
+        ).all()
+        crumbs = _breadcrumb(session, principal, current)
+    else:
+        roots = principal.visible_paths()
+        children = (
+            session.scalars(select(Unit).where(Unit.path.in_(roots)).order_by(Unit.path)).all()
+            if roots
+            else []
+        )
+        crumbs = []
+    return render(
+        request,
+        "units.html",
+        unit=top,
+        children=children,
+        crumbs=crumbs,
+        q=q or "",
+        results=results,
+    )
+
+
+@router.get("/units/{code}")
+def unit_page(
+    request: Request, code: str, principal: PagePrincipal, session: SessionDep
+) -> HTMLResponse:
+    unit = _visible(session, principal, code)
+    children = session.scalars(
+        select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.name)
+    ).all()
+    devices = session.scalars(
+        select(Device).where(Device.unit_id == unit.id).order_by(Device.asset_tag).limit(200)
+    ).all()
+    officers = session.scalars(
+        select(Officer).where(Officer.unit_id == unit.id).order_by(Officer.code).limit(200)
+    ).all()
+    counts = {
+        "devices": session.scalar(
+            select(func.count())
+            .select_from(Device)
+            .join(Unit)
+            .where(subtree_filter(Unit.path, unit.path))
+        ),
+        "officers": session.scalar(
+            select(func.count())
+            .select_from(Officer)
+            .join(Unit)
+            .where(subtree_filter(Unit.path, unit.path))
+        ),
+    }
+    return render(
+        request,
+        "unit.html",
+        unit=unit,
+        children=children,
+        devices=devices,
+        officers=officers,
+        crumbs=_breadcrumb(session, principal, unit),
+        counts=counts,
+    )
+
+
+@router.get("/devices/{asset_tag}")
+def device_page(
+    request: Request, asset_tag: str, principal: PagePrincipal, session: SessionDep
+) -> HTMLResponse:
+    dev = session.scalar(select(Device).where(Device.asset_tag == asset_tag))
+    if dev is None or not principal.can(Role.viewer, dev.unit.path):
+        raise NotFound(f"Không có thiết bị {asset_tag!r} / no device {asset_tag!r}")
+    history = session.scalars(
+        select(Custody).where(Custody.device_id == dev.id).order_by(Custody.assigned_on, Custody.id)
+    ).all()
+    return render(
+        request,
+        "device.html",
+        dev=dev,
+        history=history,
+        crumbs=_breadcrumb(session, principal, dev.unit),
+    )
+
+
+@router.get("/officers/{code}")
+def officer_page(
+    request: Request, code: str, principal: PagePrincipal, session: SessionDep
+) -> HTMLResponse:
+    off = session.scalar(select(Officer).where(Officer.code == code))
+    if off is None or not principal.can(Role.viewer, off.unit.path):
+        raise NotFound(f"Không có cán bộ mã {code!r} / no officer with code {code!r}")
+    history = session.scalars(
+        select(Custody)
+        .where(Custody.officer_id == off.id)
+        .order_by(Custody.assigned_on, Custody.id)
+    ).all()
+    current = session.scalars(
+        select(Device).where(Device.assigned_officer_id == off.id).order_by(Device.asset_tag)
+    ).all()
+    return render(
+        request,
+        "officer.html",
+        off=off,
+        history=history,
+        current=current,
+        crumbs=_breadcrumb(session, principal, off.unit),
+    )
+
+
+# -- domain pages (composed from the domain's own API) -------------------------------------------
+def _domain_routes(request: Request, package: str) -> list[APIRoute]:
+    return [
+        r
+        for r in request.app.routes
+        if isinstance(r, APIRoute)
+        and r.include_in_schema
+        and getattr(r.endpoint, "__module__", "").split(".")[0] == package
+    ]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, str):
+        if parse_iso(value) is not None:
+            return fmt_date(value)
+        return value
+    if isinstance(value, float):
+        return f"{value:.2f}".replace(".", ",")
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)[:200]
+    return str(value)
+
+
+def _table(payload: Any) -> dict[str, Any]:
+    """Columns and rows from a JSON payload (a ``Page``, a list of objects, or one object)."""
+    total = None
+    items: Any = payload
+    if isinstance(payload, dict) and isinstance(payload.get("items"), list):
+        items, total = payload["items"], payload.get("total")
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        return {"columns": ["value"], "rows": [[_cell(items)]], "total": None, "raw": items}
+    columns: list[str] = []
+    for it in items:
+        if isinstance(it, dict):
+            for k in it:
+                if k not in columns:
+                    columns.append(k)
+    rows = [
+        [_cell(it.get(c)) for c in columns] if isinstance(it, dict) else [_cell(it)] for it in items
+    ]
+    return {"columns": columns or ["value"], "rows": rows, "total": total, "raw": items}
+
+
+def _calendar(raw: Any) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Items with a start time grouped by local day, for conference-like lists."""
+    if not isinstance(raw, list):
+        return []
+    days: dict[str, list[dict[str, Any]]] = {}
+    for it in raw:
+        if not isinstance(it, dict):
+            continue
+        key = next((k for k in it if k.startswith("start")), None)
+        when = parse_iso(it[key]) if key and isinstance(it.get(key), str) else None
+        if not isinstance(when, datetime):
+            continue
+        local = when.astimezone(TIMEZONE) if when.tzinfo else when
+        days.setdefault(local.strftime("%Y-%m-%d"), []).append(
+            {"time": local.strftime("%H:%M"), "item": it}
+        )
+    return [(fmt_date(parse_iso(day)), days[day]) for day in sorted(days)]  # type: ignore[arg-type]
+
+
+def _forms(request: Request, routes: list[APIRoute]) -> list[dict[str, Any]]:
+    """Create/action forms from POST endpoints without path parameters (from OpenAPI)."""
+    spec = request.app.openapi()
+    schemas = spec.get("components", {}).get("schemas", {})
+    out: list[dict[str, Any]] = []
+    for r in routes:
+        if "POST" not in (r.methods or set()) or "{" in r.path:
+            continue
+        op = spec.get("paths", {}).get(r.path, {}).get("post", {})
+        body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+        ref = body.get("schema", {}).get("$ref", "")
+        schema = schemas.get(ref.rsplit("/", 1)[-1], {}) if ref else {}
+        fields = []
+        for name, prop in schema.get("properties", {}).items():
+            if "$ref" in prop or "allOf" in prop:
+                target = (prop.get("$ref") or prop["allOf"][0].get("$ref", "")).rsplit("/", 1)[-1]
+                prop = {**schemas.get(target, {}), **prop}
+            anyof = prop.get("anyOf") or []
+            kinds = {p.get("type") for p in anyof} | {prop.get("type")}
+            enum = prop.get("enum") or next((p.get("enum") for p in anyof if p.get("enum")), None)
+            fmt = prop.get("format") or next(
+                (p.get("format") for p in anyof if p.get("format")), None
+            )
+            input_type = "text"
+            if fmt == "date-time":
+                input_type = "datetime-local"
+            elif fmt == "date":
+                input_type = "date"
+            elif kinds & {"integer", "number"}:
+                input_type = "number"
+            elif "boolean" in kinds:
+                input_type = "checkbox"
+            elif "array" in kinds:
+                input_type = "list"
+            fields.append(
+                {
+                    "name": name,
+                    "title": prop.get("title", name),
+                    "type": input_type,
+                    "enum": enum,
+                    "required": name in schema.get("required", []),
+                    "default": prop.get("default"),
+                    "json_type": "integer"
+                    if "integer" in kinds
+                    else ("number" if "number" in kinds else None),
+                }
+            )
+        out.append({"path": r.path, "summary": op.get("summary") or r.name, "fields": fields})
+    return out
+
+
+async def _domain_page(request: Request, page: str) -> HTMLResponse:
+    package, title_key = DOMAIN_PAGES[page]
+    if importlib.util.find_spec(f"{package}.api") is None:
+        return render(
+            request, "domain.html", title_key=title_key, available=False, sections=[], forms=[]
+        )
+    routes = _domain_routes(request, package)
+    lists = [r for r in routes if "GET" in (r.methods or set()) and "{" not in r.path]
+    sections: list[dict[str, Any]] = []
+    transport = httpx.ASGITransport(app=request.app)
+    headers = {"cookie": request.headers.get("cookie", ""), "accept": "application/json"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://internal", headers=headers, timeout=30
+    ) as client:
+        for r in lists:
+            try:
+                resp = await client.get(r.path)
+            except Exception as exc:  # a broken endpoint must not take the page down
+                sections.append({"path": r.path, "summary": r.summary or r.name, "error": str(exc)})
+                continue
+            if resp.status_code != 200:
+                try:
+                    msg = resp.json()["error"]["message"]
+                except Exception:
+                    msg = f"HTTP {resp.status_code}"
+                sections.append({"path": r.path, "summary": r.summary or r.name, "error": msg})
+                continue
+            payload = resp.json()
+            table = _table(payload)
+            sections.append(
+                {
+                    "path": r.path,
+                    "summary": r.summary or r.name,
+                    "table": table,
+                    "calendar": _calendar(table["raw"]),
+                    "error": None,
+                }
+            )
+    return render(
+        request,
+        "domain.html",
+        title_key=title_key,
+        available=True,
+        sections=sections,
+        forms=_forms(request, routes),
+    )
+
+
+@router.get("/monitoring")
+async def monitoring_page(request: Request, principal: PagePrincipal) -> HTMLResponse:
+    return await _domain_page(request, "monitoring")
+
+
+@router.get("/operations")
+async def operations_page(request: Request, principal: PagePrincipal) -> HTMLResponse:
+    return await _domain_page(request, "operations")
+
+
+@router.get("/conferences")
+async def conferences_page(request: Request, principal: PagePrincipal) -> HTMLResponse:
+    return await _domain_page(request, "conferences")
+
+
+@router.get("/training")
+async def training_page(request: Request, principal: PagePrincipal) -> HTMLResponse:
+    return await _domain_page(request, "training")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

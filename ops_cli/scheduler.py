@@ -1,0 +1,176 @@
+"""The in-process scheduler of ``tldops up``: runs every domain's periodic job in one thread.
+
+Jobs come from the domains that are installed; each is called in its own ``try`` so one failing
+job is logged and retried at its next tick, never killing the process::
+
+    sched = Scheduler(engine, jobs=discover_jobs())
+    sched.start()            # background thread
+    ...
+    sched.stop()
+
+Arguments are injected by parameter name (``engine``, ``session``, ``clock``, ``mailer``), so a
+domain job only declares what it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from inventory.db import session_scope, utcnow
+
+log = logging.getLogger("tldops.scheduler")
+
+# (module, function, every seconds). Only those that exist are scheduled.
+KNOWN_JOBS: tuple[tuple[str, str, float], ...] = (
+    ("monitoring.jobs", "poll_cycle", 60.0),
+    ("monitoring.jobs", "check_cycle", 60.0),
+    ("monitoring.jobs", "alert_cycle", 30.0),
+    ("playbooks.jobs", "scheduled_db_backup", 24 * 3600.0),
+    ("playbooks.jobs", "scheduled_config_backup", 24 * 3600.0),
+    ("videoconf.jobs", "send_due_reminders", 60.0),
+    ("training_lms.jobs", "certificate_expiry", 24 * 3600.0),
+    ("training_lms.jobs", "notify_expiring_certificates", 24 * 3600.0),
+    ("training_lms.jobs", "certificate_expiry_cycle", 24 * 3600.0),
+)
+
+
+@dataclass
+class Job:
+    name: str
+    func: Callable[..., Any]
+    every: float
+    next_at: float = 0.0
+    runs: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_ok_at: datetime | None = field(default=None)
+
+
+def discover_jobs(known: tuple[tuple[str, str, float], ...] = KNOWN_JOBS) -> list[Job]:
+    """The known jobs whose module and function exist (an import error is logged, skipped)."""
+    jobs: list[Job] = []
+    for module, attr, every in known:
+        try:
+            if importlib.util.find_spec(module) is None:
+                continue
+            func = getattr(importlib.import_module(module), attr, None)
+        except Exception:
+            log.exception("cannot import %s", module)
+            continue
+        if callable(func):
+            jobs.append(Job(name=f"{module}.{attr}", func=func, every=every))
+    return jobs
+
+
+def _mailer() -> Any:
+    from inventory.mail import Mailer, SmtpSettings
+
+    return Mailer(SmtpSettings.from_env())
+
+
+def call_job(
+    func: Callable[..., Any], engine: Engine, *, clock: Callable[[], datetime] = utcnow
+) -> Any:
+    """Call ``func`` with the arguments it names (engine, session, clock, mailer, now)."""
+    params = inspect.signature(func).parameters
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    needs_session = "session" in params
+    providers: dict[str, Callable[[], Any]] = {
+        "engine": lambda: engine,
+        "clock": lambda: clock,
+        "mailer": _mailer,
+        "now": clock,
+    }
+
+    def fill(session: Any | None) -> None:
+        for name, p in params.items():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if name == "session":
+                value: Any = session
+            elif name in providers:
+                value = providers[name]()
+            elif p.default is not p.empty:
+                continue
+            else:
+                raise TypeError(f"cannot provide parameter {name!r} of {func.__qualname__}")
+            if p.kind == p.POSITIONAL_ONLY or (p.kind == p.POSITIONAL_OR_KEYWORD and not kwargs):
+                args.append(value)
+            else:
+                kwargs[name] = value
+
+    if needs_session:
+        with session_scope(engine) as session:
+            fill(session)
+            return func(*args, **kwargs)
+    fill(None)
+    return func(*args, **kwargs)
+
+
+class Scheduler:
+    """Runs jobs at fixed intervals in one daemon thread; ``stop()`` ends it within a second."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        jobs: list[Job],
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.jobs = jobs
+        self.monotonic = monotonic
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_due(self) -> int:
+        """Run every job whose time has come; returns how many ran."""
+        now = self.monotonic()
+        ran = 0
+        for job in self.jobs:
+            if now < job.next_at:
+                continue
+            job.next_at = now + job.every
+            job.runs += 1
+            ran += 1
+            try:
+                call_job(job.func, self.engine, clock=self.clock)
+                job.last_ok_at = self.clock()
+                job.last_error = None
+            except Exception as exc:  # one failing job must never stop the others
+                job.failures += 1
+                job.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("job %s failed", job.name)
+            if self._stop.is_set():
+                break
+        return ran
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_due()
+            self._stop.wait(1.0)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="tldops-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

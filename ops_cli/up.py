@@ -1,0 +1,133 @@
+"""``tldops up``: the one process that runs the platform (web app, API, /metrics, scheduler).
+
+::
+
+    tldops up --demo                 # var/tldops.db, demo federation, http://127.0.0.1:8080
+    tldops up --host 0.0.0.0 --port 8443   # behind a TLS proxy: cookies stay Secure
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine, func, select
+
+from inventory.config import Settings
+from inventory.db import make_engine, session_scope, upgrade
+from inventory.models import Unit
+from inventory.runtime import console
+from inventory.secrets import generate_key
+from inventory.security import Role
+
+log = logging.getLogger("tldops.up")
+
+
+def ensure_secret_key(var_dir: Path) -> str:
+    """``TLDOPS_SECRET_KEY`` if set; else the key in ``var/secret.key`` (created 0600)."""
+    if os.environ.get("TLDOPS_SECRET_KEY", "").strip():
+        return os.environ["TLDOPS_SECRET_KEY"]
+    path = var_dir / "secret.key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(generate_key() + "\n")
+    os.chmod(path, 0o600)
+    key = path.read_text().strip()
+    os.environ["TLDOPS_SECRET_KEY"] = key
+    return key
+
+
+def seed_if_empty(engine: Engine) -> bool:
+    """Seed the demo federation when the database has no units; True if it seeded."""
+    with session_scope(engine) as session:
+        if session.scalar(select(func.count()).select_from(Unit)):
+            return False
+    from inventory.demo import seed_demo
+
+    seed_demo(engine, size="demo")
+    return True
+
+
+def ensure_first_admin(engine: Engine) -> tuple[str, str] | None:
+    """Create ``admin`` with a one-time password when there is no account; returns
+    (username, password) once, or None when accounts already exist."""
+    from ops_cli.accounts import AccountService
+
+    with session_scope(engine) as session:
+        svc = AccountService(session, actor="tldops-up")
+        if svc.count_users():
+            return None
+        user, otp = svc.create_user(username="admin", display_name="Quản trị hệ thống")
+        root = session.scalar(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))
+        if root is not None:
+            svc.grant(username=user.username, role=Role.admin, unit_code=root.code)
+        assert otp is not None
+        return user.username, otp
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``up`` command to the top-level ``tldops`` app."""
+
+    @app.command("up")
+    def up(
+        demo: Annotated[
+            bool, typer.Option("--demo", help="seed the demo federation if empty")
+        ] = False,
+        host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port")] = 8080,
+        scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler")] = True,
+    ) -> None:
+        """Migrate, (demo) seed, start the scheduler and serve the dashboard, API and /metrics."""
+        import uvicorn
+
+        from ops_cli.scheduler import Scheduler, discover_jobs
+        from ops_cli.web import create_app
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        settings = Settings.from_env()
+        ensure_secret_key(settings.var_dir)
+        if demo:
+            # Demo devices live in 198.18.0.0/15 and must never be contacted.
+            os.environ.setdefault("TLDOPS_MONITOR_ALLOWED_NETS", "127.0.0.0/8")
+        engine = make_engine(settings.database_url)
+        console.print("Cập nhật cơ sở dữ liệu / migrating the database …")
+        upgrade(engine)
+        if demo:
+            with console.status("Tạo dữ liệu mẫu / seeding the demo federation …"):
+                if seed_if_empty(engine):
+                    console.print("Đã tạo dữ liệu mẫu / demo federation seeded")
+        first = ensure_first_admin(engine)
+        if first is not None:
+            console.print(
+                f"Tài khoản quản trị / first admin: [bold]{first[0]}[/]  mật khẩu một lần / "
+                f"one-time password: [bold]{first[1]}[/]  (đổi khi đăng nhập / change at login)",
+                highlight=False,
+            )
+        secure_env = os.environ.get("TLDOPS_COOKIE_SECURE")
+        secure = (secure_env.lower() in {"1", "true", "yes"}) if secure_env else not _loopback(host)
+        web = create_app(engine, secure_cookies=secure)
+        sched = Scheduler(engine, jobs=discover_jobs()) if scheduler else None
+        if sched is not None:
+            console.print(
+                "Lịch chạy / scheduled jobs: " + (", ".join(j.name for j in sched.jobs) or "—")
+            )
+            sched.start()
+        console.print(f"tldops: [bold]http://{host}:{port}/[/]", highlight=False)
+        try:
+            uvicorn.run(web, host=host, port=port, log_level="warning")
+        finally:
+            if sched is not None:
+                sched.stop()

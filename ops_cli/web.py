@@ -1,0 +1,370 @@
+"""The web app: FastAPI with accounts, every domain's API router, the dashboard and ``/metrics``.
+
+``create_app(engine)`` builds the whole process-facing surface::
+
+    app = create_app(make_engine("sqlite:///var/tldops.db"), secure_cookies=False)
+    uvicorn.run(app, host="127.0.0.1", port=8080)
+
+Authentication (one app-wide dependency, so it runs before every route's own dependencies):
+``Authorization: Bearer tld_...`` (API token) or the ``tldops_session`` cookie. Cookie-authenticated
+unsafe requests must carry the session's CSRF token (``X-CSRF-Token`` header, or a
+``csrf_token`` form field). Domain routers declare ``PrincipalDep`` and get 401 without a login.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import ipaddress
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from inventory.db import session_scope
+from inventory.errors import Conflict, NotFound, OpsError, PermissionDenied, ValidationFailed
+from inventory.security import Principal
+from ops_cli.accounts import AccountService, digest
+from ops_cli.errors import AccountLocked, CsrfFailed, LoginFailed, TooManyAttempts
+
+log = logging.getLogger("tldops.web")
+
+SESSION_COOKIE = "tldops_session"
+LANG_COOKIE = "tldops_lang"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# Domain routers mounted when their module exists (other engineers write them in parallel).
+DOMAIN_ROUTERS: tuple[str, ...] = (
+    "inventory.api",
+    "monitoring.api",
+    "playbooks.api",
+    "videoconf.api",
+    "training_lms.api",
+)
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    hint: str | None = None
+    problems: list[str] = []
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of every error the API returns on purpose."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "not authenticated"},
+    403: {"model": ErrorBody, "description": "no permission on this unit / CSRF token missing"},
+    404: {"model": ErrorBody, "description": "not found (or not visible to you)"},
+    409: {"model": ErrorBody, "description": "conflicts with existing data"},
+    422: {"model": ErrorBody, "description": "invalid input"},
+}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who made the request, resolved once per request from a cookie or a token."""
+
+    user_id: int
+    username: str
+    display_name: str
+    principal: Principal
+    via: str  # "session" or "token"
+    csrf_token: str | None
+    session_hash: str | None
+    must_change_password: bool
+
+
+def _resolve(engine: Engine, *, token: str | None, cookie: str | None) -> Identity | None:
+    with session_scope(engine) as session:
+        svc = AccountService(session)
+        if token:
+            user = svc.token_user(token)
+            if user is None:
+                return None
+            return Identity(
+                user_id=user.id,
+                username=user.username,
+                display_name=user.display_name,
+                principal=svc.principal_for(user),
+                via="token",
+                csrf_token=None,
+                session_hash=None,
+                must_change_password=user.must_change_password,
+            )
+        if cookie:
+            ws = svc.session_for(cookie)
+            if ws is None:
+                return None
+            return Identity(
+                user_id=ws.user.id,
+                username=ws.user.username,
+                display_name=ws.user.display_name,
+                principal=svc.principal_for(ws.user),
+                via="session",
+                csrf_token=ws.csrf_token,
+                session_hash=ws.id_hash,
+                must_change_password=ws.user.must_change_password,
+            )
+    return None
+
+
+_bearer = HTTPBearer(auto_error=False, description="API token from `tldops user token`")
+_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="browser session (needs X-CSRF-Token)"
+)
+
+
+async def authenticate(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> None:
+    """Set ``request.state.identity`` and ``request.state.principal`` (None when anonymous)."""
+    if getattr(request.state, "authenticated", False):
+        return
+    request.state.authenticated = True
+    request.state.identity = None
+    request.state.principal = None
+    engine = request.app.state.engine
+    identity: Identity | None = None
+    if bearer is not None:
+        identity = await run_in_threadpool(_resolve, engine, token=bearer.credentials, cookie=None)
+    elif cookie:
+        identity = await run_in_threadpool(_resolve, engine, token=None, cookie=cookie)
+        if identity is not None and request.method in UNSAFE_METHODS:
+            sent = request.headers.get("x-csrf-token")
+            ctype = request.headers.get("content-type", "")
+            if sent is None and ctype.startswith(
+                ("application/x-www-form-urlencoded", "multipart/form-data")
+            ):
+                form = await request.form()
+                value = form.get("csrf_token")
+                sent = value if isinstance(value, str) else None
+            assert identity.csrf_token is not None
+            if not sent or not AccountService.csrf_matches_token(identity.csrf_token, sent):
+                raise CsrfFailed(
+                    "Thiếu hoặc sai mã chống giả mạo (CSRF) / missing or wrong CSRF token",
+                    hint="reload the page; API clients send the X-CSRF-Token header or use a "
+                    "bearer token",
+                )
+    request.state.identity = identity
+    if identity is not None and not identity.must_change_password:
+        request.state.principal = identity.principal
+
+
+def _error(
+    status: int, err_type: str, message: str, hint: str | None = None, problems: Iterable[str] = ()
+) -> JSONResponse:
+    body = ErrorBody(
+        error=ErrorDetail(type=err_type, message=message, hint=hint, problems=list(problems))
+    )
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/metrics")) and "text/html" in (
+        request.headers.get("accept", "")
+    )
+
+
+def status_of(err: OpsError) -> int:
+    """HTTP status for an :class:`OpsError` (see ``inventory.api_deps``)."""
+    if isinstance(err, NotFound):
+        return 404
+    if isinstance(err, PermissionDenied):
+        return 403
+    if isinstance(err, Conflict):
+        return 409
+    if isinstance(err, TooManyAttempts):
+        return 429
+    if isinstance(err, AccountLocked):
+        return 423
+    if isinstance(err, LoginFailed):
+        return 401
+    return 422
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def ops_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OpsError)
+        status = status_of(exc)
+        if _wants_html(request):
+            from ops_cli.pages import render_error
+
+            return render_error(request, status=status, message=exc.message, hint=exc.hint)
+        problems = [p.render() for p in exc.problems] if isinstance(exc, ValidationFailed) else []
+        return _error(status, type(exc).__name__, exc.message, exc.hint, problems)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 401 and _wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if _wants_html(request):
+            from ops_cli.pages import render_error
+
+            return render_error(request, status=exc.status_code, message=str(exc.detail))
+        return _error(exc.status_code, "HTTPException", str(exc.detail))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = [
+            f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg', '')}"
+            for e in exc.errors()
+        ]
+        return _error(
+            422, "ValidationFailed", "Dữ liệu không hợp lệ / invalid input", problems=problems
+        )
+
+    async def db_error(request: Request, exc: Exception) -> Response:
+        # The services check what they can; the database is the last line for races.
+        if isinstance(exc, IntegrityError):
+            return _error(409, "Conflict", "Xung đột dữ liệu / conflicts with existing data")
+        return _error(422, "ValidationFailed", "Dữ liệu không hợp lệ / invalid input")
+
+    app.add_exception_handler(OpsError, ops_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(IntegrityError, db_error)
+    app.add_exception_handler(DataError, db_error)
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding the usual hardening headers (cheaper than BaseHTTPMiddleware)."""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def mount_domain_routers(app: FastAPI, modules: Iterable[str] = DOMAIN_ROUTERS) -> list[str]:
+    """Include every domain's ``router`` that exists; returns the modules mounted.
+
+    A domain whose module is missing is skipped quietly; one that fails to import is logged and
+    skipped, so a broken domain never takes the whole front door down.
+    """
+    mounted: list[str] = []
+    for name in modules:
+        try:
+            if importlib.util.find_spec(name) is None:
+                continue
+            router = getattr(importlib.import_module(name), "router", None)
+        except Exception:
+            log.exception("cannot import %s; its API is not mounted", name)
+            continue
+        if router is None:
+            continue
+        app.include_router(router, responses=ERROR_RESPONSES)
+        mounted.append(name)
+    return mounted
+
+
+def _metrics_registry(engine: Engine) -> Any:
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    for module in ("monitoring.collector", "monitoring.metrics", "playbooks.metrics"):
+        try:
+            if importlib.util.find_spec(module) is None:
+                continue
+            make: Callable[..., Any] | None = getattr(
+                importlib.import_module(module), "make_collector", None
+            )
+            if make is not None:
+                registry.register(make(engine))
+        except Exception:
+            log.exception("metrics collector of %s not registered", module)
+    return registry
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(
+    engine: Engine,
+    *,
+    secure_cookies: bool = True,
+    domain_routers: Iterable[str] = DOMAIN_ROUTERS,
+) -> FastAPI:
+    """Build the web app on ``engine`` (already migrated).
+
+    ``secure_cookies=False`` only for plain http on loopback (``tldops up`` on 127.0.0.1).
+    """
+    app = FastAPI(
+        title="tldops",
+        version="0.1.0",
+        summary="IT operations of the Vietnam General Confederation of Labour",
+        description="REST API of tldops. Authenticate with `Authorization: Bearer <token>` "
+        "(`tldops user token USER`). Lists are paginated (`limit`, `offset`) and limited to "
+        "the unit subtrees you were granted.",
+        dependencies=[Depends(authenticate)],
+    )
+    app.state.engine = engine
+    app.state.secure_cookies = secure_cookies
+    app.add_middleware(SecurityHeaders)
+    _install_error_handlers(app)
+    app.state.mounted = mount_domain_routers(app, domain_routers)
+    app.state.metrics = _metrics_registry(engine)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """Prometheus scrape: open to loopback (the local Prometheus) and to logged-in users."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        client = request.client.host if request.client else None
+        if request.state.principal is None and not _is_loopback(client):
+            return _error(401, "HTTPException", "Chưa đăng nhập / not authenticated")
+        return Response(generate_latest(app.state.metrics), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    from ops_cli.pages import install_page_handlers
+    from ops_cli.pages import router as pages_router
+
+    install_page_handlers(app)
+    app.include_router(pages_router)
+    return app
+
+
+def session_cookie_hash(raw: str) -> str:
+    return digest(raw)
