@@ -1,0 +1,610 @@
+"""SNMP poller on pysnmp 7's asyncio API.
+
+One :class:`SnmpPoller` holds ONE shared ``SnmpEngine`` and a semaphore bounding how many devices
+are polled at once. A device poll is a short series of GETBULK requests (``lookupMib=False``: we
+never resolve MIB names, which is where naive pysnmp polling spends its CPU): the system scalars
+ride as non-repeaters on the first request, and every table column a profile needs is walked in
+parallel, so a switch with a few dozen ports costs one or two round trips::
+
+    poller = SnmpPoller(timeout=2.0, retries=1, concurrency=64)
+    target = PollTarget(device_id=7, host="127.0.0.1", port=1161, kind=DeviceKind.switch,
+                        auth=SnmpAuth.v2c("public"))
+    sample = await poller.poll(target)          # DeviceSample; never raises for a dead device
+    samples = await poller.poll_many([target])  # one dead device never delays the others
+
+Profiles per device kind (:data:`PROFILES`) name the modules polled; the same module names are
+used for the generated ``snmp.yml`` (see :mod:`monitoring.promstack`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    bulk_cmd,
+    usmAesCfb128Protocol,
+    usmAesCfb256Protocol,
+    usmDESPrivProtocol,
+    usmHMAC192SHA256AuthProtocol,
+    usmHMACMD5AuthProtocol,
+    usmHMACSHAAuthProtocol,
+)
+from pysnmp.proto import rfc1902, rfc1905
+
+from inventory.enums import DeviceKind
+from monitoring.models import PollStatus
+
+# --- OIDs (numeric, so no MIB is ever loaded) -----------------------------------------------
+SYS_DESCR = "1.3.6.1.2.1.1.1"
+SYS_UPTIME = "1.3.6.1.2.1.1.3"
+SYS_NAME = "1.3.6.1.2.1.1.5"
+
+IF_COLUMNS = {
+    "descr": "1.3.6.1.2.1.2.2.1.2",
+    "speed": "1.3.6.1.2.1.2.2.1.5",
+    "admin": "1.3.6.1.2.1.2.2.1.7",
+    "oper": "1.3.6.1.2.1.2.2.1.8",
+    "in_octets": "1.3.6.1.2.1.2.2.1.10",
+    "in_errors": "1.3.6.1.2.1.2.2.1.14",
+    "out_octets": "1.3.6.1.2.1.2.2.1.16",
+    "out_errors": "1.3.6.1.2.1.2.2.1.20",
+}
+IFX_COLUMNS = {
+    "name": "1.3.6.1.2.1.31.1.1.1.1",
+    "hc_in_octets": "1.3.6.1.2.1.31.1.1.1.6",
+    "hc_out_octets": "1.3.6.1.2.1.31.1.1.1.10",
+    "high_speed": "1.3.6.1.2.1.31.1.1.1.15",
+    "alias": "1.3.6.1.2.1.31.1.1.1.18",
+}
+HR_COLUMNS = {
+    "cpu_load": "1.3.6.1.2.1.25.3.3.1.2",
+    "storage_type": "1.3.6.1.2.1.25.2.3.1.2",
+    "storage_descr": "1.3.6.1.2.1.25.2.3.1.3",
+    "storage_units": "1.3.6.1.2.1.25.2.3.1.4",
+    "storage_size": "1.3.6.1.2.1.25.2.3.1.5",
+    "storage_used": "1.3.6.1.2.1.25.2.3.1.6",
+}
+HR_FIXED_DISK = "1.3.6.1.2.1.25.2.1.4"
+UPS_SCALARS = {
+    "battery_status": "1.3.6.1.2.1.33.1.2.1",
+    "seconds_on_battery": "1.3.6.1.2.1.33.1.2.2",
+    "minutes_remaining": "1.3.6.1.2.1.33.1.2.3",
+    "charge_percent": "1.3.6.1.2.1.33.1.2.4",
+    "output_source": "1.3.6.1.2.1.33.1.4.1",
+}
+PRINTER_COLUMNS = {
+    "supply_type": "1.3.6.1.2.1.43.11.1.1.5",
+    "supply_descr": "1.3.6.1.2.1.43.11.1.1.6",
+    "supply_max": "1.3.6.1.2.1.43.11.1.1.8",
+    "supply_level": "1.3.6.1.2.1.43.11.1.1.9",
+    "printer_status": "1.3.6.1.2.1.25.3.5.1.1",
+}
+
+# Module name → (scalar OIDs fetched as GETNEXT non-repeaters, table columns walked).
+MODULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "system": ({"descr": SYS_DESCR, "uptime": SYS_UPTIME, "name": SYS_NAME}, {}),
+    "interfaces": ({}, {**IF_COLUMNS, **IFX_COLUMNS}),
+    "host_resources": ({}, HR_COLUMNS),
+    "ups": (UPS_SCALARS, {}),
+    "printer": ({}, PRINTER_COLUMNS),
+}
+
+NETWORK = ("system", "interfaces")
+PROFILES: dict[DeviceKind, tuple[str, ...]] = {
+    DeviceKind.switch: NETWORK,
+    DeviceKind.router: NETWORK,
+    DeviceKind.firewall: NETWORK,
+    DeviceKind.access_point: NETWORK,
+    DeviceKind.server: (*NETWORK, "host_resources"),
+    DeviceKind.storage: (*NETWORK, "host_resources"),
+    DeviceKind.ups: ("system", "ups"),
+    DeviceKind.printer: ("system", "printer"),
+    DeviceKind.pc: ("system", "host_resources"),
+    DeviceKind.laptop: ("system", "host_resources"),
+    DeviceKind.other: ("system",),
+}
+
+_AUTH_PROTOCOLS = {
+    "SHA": usmHMACSHAAuthProtocol,
+    "SHA256": usmHMAC192SHA256AuthProtocol,
+    "MD5": usmHMACMD5AuthProtocol,
+}
+_PRIV_PROTOCOLS = {
+    "AES": usmAesCfb128Protocol,
+    "AES256": usmAesCfb256Protocol,
+    "DES": usmDESPrivProtocol,
+}
+
+NOT_ALLOWED = "not polled (outside allowed networks)"
+
+
+@dataclass(frozen=True)
+class SnmpAuth:
+    """Credentials for one agent: v2c community, or a v3 user (authPriv SHA/AES by default)."""
+
+    version: str  # "2c" | "3"
+    community: str = ""
+    username: str = ""
+    auth_protocol: str = "SHA"
+    auth_key: str = ""
+    priv_protocol: str = "AES"
+    priv_key: str = ""
+    security_level: str = "authPriv"
+
+    @classmethod
+    def v2c(cls, community: str) -> SnmpAuth:
+        """>>> SnmpAuth.v2c("public").version
+        '2c'
+        """
+        return cls(version="2c", community=community)
+
+    @classmethod
+    def v3(
+        cls,
+        *,
+        username: str,
+        auth_key: str,
+        priv_key: str,
+        auth_protocol: str = "SHA",
+        priv_protocol: str = "AES",
+        security_level: str = "authPriv",
+    ) -> SnmpAuth:
+        """>>> SnmpAuth.v3(username="ops", auth_key="a" * 8, priv_key="p" * 8).security_level
+        'authPriv'
+        """
+        return cls(
+            version="3",
+            username=username,
+            auth_protocol=auth_protocol,
+            auth_key=auth_key,
+            priv_protocol=priv_protocol,
+            priv_key=priv_key,
+            security_level=security_level,
+        )
+
+    def __repr__(self) -> str:  # never print keys or communities
+        return f"SnmpAuth(version={self.version!r}, username={self.username!r})"
+
+    def to_pysnmp(self) -> CommunityData | UsmUserData:
+        if self.version == "2c":
+            return CommunityData(self.community, mpModel=1)
+        if self.security_level == "noAuthNoPriv":
+            return UsmUserData(self.username)
+        auth = _AUTH_PROTOCOLS[self.auth_protocol.upper()]
+        if self.security_level == "authNoPriv":
+            return UsmUserData(self.username, authKey=self.auth_key, authProtocol=auth)
+        return UsmUserData(
+            self.username,
+            authKey=self.auth_key,
+            privKey=self.priv_key,
+            authProtocol=auth,
+            privProtocol=_PRIV_PROTOCOLS[self.priv_protocol.upper()],
+        )
+
+
+@dataclass(frozen=True)
+class PollTarget:
+    device_id: int
+    host: str
+    kind: DeviceKind
+    auth: SnmpAuth
+    port: int = 161
+    modules: tuple[str, ...] | None = None  # None: the kind's profile
+
+    @property
+    def module_names(self) -> tuple[str, ...]:
+        return self.modules if self.modules is not None else PROFILES[self.kind]
+
+
+@dataclass(frozen=True)
+class InterfaceSample:
+    if_index: int
+    name: str
+    alias: str
+    admin_up: bool
+    oper_up: bool
+    speed_bps: int | None
+    in_octets: int
+    out_octets: int
+    in_errors: int
+    out_errors: int
+    counter_bits: int  # 64 when ifXTable HC counters were present
+
+
+@dataclass(frozen=True)
+class DeviceSample:
+    """What one poll of one device found. ``status`` is never an exception."""
+
+    device_id: int
+    host: str
+    status: PollStatus
+    polled_at: datetime
+    duration_ms: float
+    error: str | None = None
+    sys_descr: str | None = None
+    sys_name: str | None = None
+    sys_uptime: int | None = None
+    interfaces: tuple[InterfaceSample, ...] = ()
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is PollStatus.up
+
+
+class SnmpFailure(Exception):
+    """Internal: one request failed; carries the status the device should get."""
+
+    def __init__(self, status: PollStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_allowed_nets(
+    text: str | None,
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Parse ``TLDOPS_MONITOR_ALLOWED_NETS`` (comma-separated CIDRs; empty means everything).
+
+    >>> [str(n) for n in parse_allowed_nets("127.0.0.0/8, ::1/128")]
+    ['127.0.0.0/8', '::1/128']
+    """
+    if not text or not text.strip():
+        return (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+    return tuple(
+        ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()
+    )
+
+
+def host_allowed(host: str, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """True when ``host`` (an address; names are resolved by the caller) lies in ``nets``.
+
+    >>> host_allowed("198.18.0.5", parse_allowed_nets("127.0.0.0/8"))
+    False
+    """
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(addr.version == n.version and addr in n for n in nets)
+
+
+def _py(value: Any) -> Any:
+    """pysnmp value → plain Python (int, str, or None for noSuch*/endOfMibView)."""
+    if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView):
+        return None
+    if isinstance(value, rfc1902.OctetString):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.hex(":")
+    if isinstance(value, rfc1902.ObjectIdentifier):
+        return str(value)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _under(oid: str, prefix: str) -> bool:
+    return oid.startswith(prefix + ".")
+
+
+class SnmpPoller:
+    """Polls devices with one shared engine and at most ``concurrency`` in flight.
+
+    ``timeout`` is per request (pysnmp retransmits ``retries`` times); ``deadline`` bounds a whole
+    device poll so a slow agent answering each request just in time still cannot hold a slot
+    longer than that.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 2.0,
+        retries: int = 1,
+        concurrency: int = 64,
+        max_repetitions: int = 25,
+        deadline: float | None = None,
+        allowed_nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] | None = None,
+        clock: Any = None,
+    ) -> None:
+        self.timeout = timeout
+        self.retries = retries
+        self.concurrency = concurrency
+        self.max_repetitions = max_repetitions
+        self.deadline = deadline if deadline is not None else timeout * (retries + 1) * 4 + 1
+        self.allowed_nets = (
+            tuple(allowed_nets) if allowed_nets is not None else parse_allowed_nets("")
+        )
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._engine: SnmpEngine | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._context = ContextData()
+        self._auth_cache: dict[SnmpAuth, CommunityData | UsmUserData] = {}
+
+    @property
+    def engine(self) -> SnmpEngine:
+        if self._engine is None:
+            self._engine = SnmpEngine()
+        return self._engine
+
+    def close(self) -> None:
+        """Release the engine's sockets (call when done with the poller)."""
+        if self._engine is not None:
+            self._engine.close_dispatcher()
+            self._engine = None
+
+    # -- requests ----------------------------------------------------------------------------
+    async def _bulk(
+        self,
+        auth: CommunityData | UsmUserData,
+        transport: UdpTransportTarget,
+        non_repeaters: Sequence[str],
+        repeaters: Sequence[str],
+    ) -> list[tuple[str, Any]]:
+        var_binds = [ObjectType(ObjectIdentity(o)) for o in (*non_repeaters, *repeaters)]
+        err_ind, err_status, err_index, out = await bulk_cmd(
+            self.engine,
+            auth,
+            transport,
+            self._context,
+            len(non_repeaters),
+            self.max_repetitions if repeaters else 0,
+            *var_binds,
+            lookupMib=False,
+        )
+        if err_ind:
+            text = str(err_ind)
+            status = PollStatus.down if "timeout" in text.lower() else PollStatus.error
+            raise SnmpFailure(status, text)
+        if err_status and int(err_status):
+            raise SnmpFailure(
+                PollStatus.error, f"agent error {err_status.prettyPrint()} at {err_index}"
+            )
+        return [(str(vb[0]), vb[1]) for vb in out]
+
+    async def _collect(
+        self,
+        target: PollTarget,
+        scalars: dict[str, str],
+        columns: dict[str, str],
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """GETNEXT the scalars and walk every column in parallel with GETBULK."""
+        auth = self._auth_cache.get(target.auth)
+        if auth is None:
+            auth = self._auth_cache[target.auth] = target.auth.to_pysnmp()
+        transport = await UdpTransportTarget.create(
+            (target.host, target.port), timeout=self.timeout, retries=self.retries
+        )
+        scalar_vals: dict[str, Any] = {}
+        table: dict[str, dict[str, Any]] = {name: {} for name in columns}
+        cursor = dict(columns)  # column name → last OID seen (the next request starts there)
+        scalar_items = list(scalars.items())
+        first = True
+        while first or cursor:
+            names = list(cursor)
+            nr = [oid for _, oid in scalar_items] if first else []
+            rows = await self._bulk(auth, transport, nr, [cursor[n] for n in names])
+            if first:
+                for (name, base), (oid, val) in zip(scalar_items, rows, strict=False):
+                    scalar_vals[name] = _py(val) if _under(oid, base) else None
+                rows = rows[len(scalar_items) :]
+                first = False
+            if not names:
+                break
+            width = len(names)
+            finished: set[str] = set()
+            progressed = False
+            # GETBULK answers row by row: varbind i belongs to repeater column i % width.
+            for i, (oid, val) in enumerate(rows):
+                name = names[i % width]
+                if name in finished:
+                    continue
+                base = columns[name]
+                value = _py(val)
+                if not _under(oid, base) or value is None:
+                    finished.add(name)
+                    continue
+                table[name][oid[len(base) + 1 :]] = value
+                cursor[name] = oid
+                progressed = True
+            for name in finished:
+                cursor.pop(name, None)
+            if not progressed:
+                break  # an agent that returns nothing new would otherwise loop forever
+        return scalar_vals, table
+
+    async def poll(self, target: PollTarget) -> DeviceSample:
+        """Poll one device within its deadline; failures come back as a status, not an error."""
+        started = time.perf_counter()
+        polled_at = self.clock()
+        if not host_allowed(target.host, self.allowed_nets):
+            return DeviceSample(
+                device_id=target.device_id,
+                host=target.host,
+                status=PollStatus.skipped,
+                polled_at=polled_at,
+                duration_ms=0.0,
+                error=NOT_ALLOWED,
+            )
+        scalars: dict[str, str] = {}
+        columns: dict[str, str] = {}
+        for module in target.module_names:
+            s, c = MODULES[module]
+            scalars.update({f"{module}.{k}": v for k, v in s.items()})
+            columns.update({f"{module}.{k}": v for k, v in c.items()})
+        try:
+            sv, tv = await asyncio.wait_for(
+                self._collect(target, scalars, columns), timeout=self.deadline
+            )
+        except SnmpFailure as exc:
+            return self._failed(target, polled_at, started, exc.status, str(exc))
+        except TimeoutError:
+            return self._failed(
+                target,
+                polled_at,
+                started,
+                PollStatus.down,
+                f"no complete answer in {self.deadline:g}s",
+            )
+        except (OSError, ValueError) as exc:
+            return self._failed(
+                target, polled_at, started, PollStatus.error, f"{type(exc).__name__}: {exc}"
+            )
+        if sv.get("system.uptime") is None and "system" in target.module_names:
+            return self._failed(
+                target, polled_at, started, PollStatus.error, "agent answered without sysUpTime"
+            )
+        metrics: dict[str, Any] = {}
+        if "host_resources" in target.module_names:
+            metrics.update(_host_resources(tv))
+        if "ups" in target.module_names:
+            metrics["ups"] = {k.split(".", 1)[1]: v for k, v in sv.items() if k.startswith("ups.")}
+        if "printer" in target.module_names:
+            metrics["printer"] = _printer(tv)
+        return DeviceSample(
+            device_id=target.device_id,
+            host=target.host,
+            status=PollStatus.up,
+            polled_at=polled_at,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            sys_descr=sv.get("system.descr"),
+            sys_name=sv.get("system.name"),
+            sys_uptime=sv.get("system.uptime"),
+            interfaces=_interfaces(tv) if "interfaces" in target.module_names else (),
+            metrics=metrics,
+        )
+
+    def _failed(
+        self,
+        target: PollTarget,
+        polled_at: datetime,
+        started: float,
+        status: PollStatus,
+        error: str,
+    ) -> DeviceSample:
+        return DeviceSample(
+            device_id=target.device_id,
+            host=target.host,
+            status=status,
+            polled_at=polled_at,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=error,
+        )
+
+    async def poll_many(
+        self,
+        targets: Iterable[PollTarget],
+        *,
+        on_sample: Callable[[DeviceSample], None] | None = None,
+    ) -> list[DeviceSample]:
+        """Poll all targets, at most ``concurrency`` at a time; results in input order.
+
+        ``on_sample`` is called as each device finishes (for a live view).
+        """
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.concurrency)
+        sem = self._sem
+
+        async def one(t: PollTarget) -> DeviceSample:
+            async with sem:
+                sample = await self.poll(t)
+            if on_sample is not None:
+                on_sample(sample)
+            return sample
+
+        return list(await asyncio.gather(*(one(t) for t in targets)))
+
+
+def _interfaces(tv: dict[str, dict[str, Any]]) -> tuple[InterfaceSample, ...]:
+    col = {k.split(".", 1)[1]: v for k, v in tv.items() if k.startswith("interfaces.")}
+    out = []
+    for idx in sorted(
+        col.get("descr", {}) | col.get("name", {}), key=lambda s: int(s.split(".")[0])
+    ):
+        hc_in = col.get("hc_in_octets", {}).get(idx)
+        hc_out = col.get("hc_out_octets", {}).get(idx)
+        high = col.get("high_speed", {}).get(idx)
+        speed32 = col.get("speed", {}).get(idx)
+        if high:
+            speed: int | None = int(high) * 1_000_000
+        elif speed32 is not None:
+            speed = int(speed32)
+        else:
+            speed = None
+        use64 = hc_in is not None and hc_out is not None
+        out.append(
+            InterfaceSample(
+                if_index=int(idx.split(".")[0]),
+                name=str(col.get("name", {}).get(idx) or col.get("descr", {}).get(idx) or idx),
+                alias=str(col.get("alias", {}).get(idx) or ""),
+                admin_up=col.get("admin", {}).get(idx) == 1,
+                oper_up=col.get("oper", {}).get(idx) == 1,
+                speed_bps=speed,
+                in_octets=int((hc_in if use64 else col.get("in_octets", {}).get(idx)) or 0),
+                out_octets=int((hc_out if use64 else col.get("out_octets", {}).get(idx)) or 0),
+                in_errors=int(col.get("in_errors", {}).get(idx) or 0),
+                out_errors=int(col.get("out_errors", {}).get(idx) or 0),
+                counter_bits=64 if use64 else 32,
+            )
+        )
+    return tuple(out)
+
+
+def _host_resources(tv: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    col = {k.split(".", 1)[1]: v for k, v in tv.items() if k.startswith("host_resources.")}
+    loads = [int(v) for v in col.get("cpu_load", {}).values() if isinstance(v, int)]
+    storage = []
+    for idx, kind in col.get("storage_type", {}).items():
+        if str(kind) != HR_FIXED_DISK:
+            continue
+        size = int(col.get("storage_size", {}).get(idx) or 0)
+        used = int(col.get("storage_used", {}).get(idx) or 0)
+        units = int(col.get("storage_units", {}).get(idx) or 1)
+        if size <= 0:
+            continue
+        storage.append(
+            {
+                "descr": str(col.get("storage_descr", {}).get(idx) or idx),
+                "size_bytes": size * units,
+                "used_bytes": used * units,
+                "used_percent": round(100.0 * used / size, 2),
+            }
+        )
+    return {"cpu_percent": (sum(loads) / len(loads)) if loads else None, "storage": storage}
+
+
+def _printer(tv: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    col = {k.split(".", 1)[1]: v for k, v in tv.items() if k.startswith("printer.")}
+    supplies = []
+    for idx, level in col.get("supply_level", {}).items():
+        maximum = col.get("supply_max", {}).get(idx)
+        pct = None
+        # Printer-MIB: -2 unknown, -3 "some remaining"; only a real capacity gives a percentage.
+        if isinstance(level, int) and isinstance(maximum, int) and maximum > 0 and level >= 0:
+            pct = round(100.0 * level / maximum, 1)
+        supplies.append(
+            {
+                "descr": str(col.get("supply_descr", {}).get(idx) or idx),
+                "type": col.get("supply_type", {}).get(idx),
+                "level": level,
+                "max": maximum,
+                "percent": pct,
+            }
+        )
+    statuses = list(col.get("printer_status", {}).values())
+    return {"supplies": supplies, "status": statuses[0] if statuses else None}
