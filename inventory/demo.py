@@ -1082,7 +1082,7 @@ class _Generator:
             entries.append((rng.choice(OFFICE), SoftwareCategory.office, SoftwareStatus.active))
         for product, category, status in entries:
             expires = (
-                date(2027 + rng.randint(0, 2), 12, 31)
+                date(2030 + rng.randint(0, 2), 12, 31)
                 if status is SoftwareStatus.active
                 else DEMO_TODAY - timedelta(days=rng.randint(20, 400))
             )
@@ -1186,7 +1186,7 @@ class _Generator:
                 "category": SoftwareCategory.eis,
                 "seats": 500,
                 "status": SoftwareStatus.active,
-                "licence_expires": date(2029, 12, 31),
+                "licence_expires": date(2032, 12, 31),
                 **self.stamp,
             },
         )
