@@ -43,12 +43,12 @@ class TokenUser:
 
 
 def make_room_name() -> str:
-    """An unguessable room name (~190 random bits), lower case as Jitsi folds room names.
+    """An unguessable room name (about 200 random bits), lower case as Jitsi folds room names.
 
     >>> len(make_room_name()) >= 32
     True
     """
-    return "tld" + secrets.token_urlsafe(24).lower().replace("_", "").replace("-", "")
+    return "tld" + secrets.token_urlsafe(32).lower().replace("_", "").replace("-", "")
 
 
 def make_token(

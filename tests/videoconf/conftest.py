@@ -10,13 +10,14 @@ is empty). It is the edge of the world; everything on our side of it is real.
 from __future__ import annotations
 
 import email
+import email.policy
 import json
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import Message
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -125,12 +126,14 @@ def fake_jitsi() -> Iterator[FakeJitsi]:
 
 class _Collect:
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        self.messages: list[EmailMessage] = []
         self.rcpt: list[list[str]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
-        self.messages.append(email.message_from_bytes(raw))
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.messages.append(msg)
         self.rcpt.append(list(envelope.rcpt_tos))
         return "250 OK"
 
@@ -142,7 +145,7 @@ class SmtpPeer:
     handler: _Collect
 
     @property
-    def messages(self) -> list[Message]:
+    def messages(self) -> list[EmailMessage]:
         return self.handler.messages
 
     def mailer(self) -> Mailer:
