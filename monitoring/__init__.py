@@ -1,1 +1,24 @@
-"""tldops monitoring package."""
+"""tldops monitoring: read-only observation of the federation's devices and services.
+
+Entry points other packages use (names are a contract with the web app's scheduler)::
+
+    from monitoring.jobs import poll_cycle, check_cycle, alert_cycle
+    summary = await poll_cycle(engine, settings=MonitorSettings.from_env(), clock=utcnow)
+    checks = await check_cycle(engine, settings=MonitorSettings.from_env(), clock=utcnow)
+    alerts = alert_cycle(engine, clock=utcnow, mailer=Mailer(SmtpSettings.from_env()))
+
+    from monitoring.collector import make_collector     # /metrics
+    registry = CollectorRegistry(); registry.register(make_collector(engine))
+
+    from monitoring.api import router, alerts_router     # /api/monitoring, /api/alerts alias
+    from monitoring.cli import app                       # `tldops monitor …`
+
+Modules: ``snmp`` (pysnmp asyncio poller), ``checks`` (tcp/http/tls/smtp/dns/icmp), ``rates``
+(counter wrap/reboot), ``alerts`` (rules, lifecycle, suppression, routing, escalation),
+``notify`` (e-mail via ``inventory.mail.Mailer``, Alertmanager-v4 webhook), ``collector``
+(prometheus-client Collector), ``promstack`` (Prometheus/snmp_exporter/Alertmanager configs),
+``service`` (storage and status per unit), ``jobs`` (scheduler entry points).
+
+Setting ``TLDOPS_MONITOR_ALLOWED_NETS`` (comma-separated CIDRs, default all) limits what the
+poller and checks contact; other targets are reported "not polled (outside allowed networks)".
+"""

@@ -1,0 +1,379 @@
+"""``tldops monitor …`` — poll, status, alerts, ack, silence, maintenance, export-prometheus.
+
+Examples::
+
+    tldops monitor poll --unit HN --once        # one cycle with a live table
+    tldops monitor status --unit HN
+    tldops monitor alerts
+    tldops monitor ack 12 --comment "đang xử lý"
+    tldops monitor silence --unit HN --hours 2 --comment "thay switch"
+    tldops monitor export-prometheus var/prom --shards 2
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.table import Table
+from sqlalchemy import Engine, select
+
+from inventory.config import Settings
+from inventory.db import utcnow
+from inventory.errors import NotFound
+from inventory.mail import Mailer, SmtpSettings
+from inventory.models import Device, Unit
+from inventory.runtime import cli_session, console, current_actor, get_engine
+from inventory.secrets import SecretBox
+from monitoring.alerts import acknowledge, add_maintenance, add_silence, open_alerts_query
+from monitoring.errors import ConfigInvalid
+from monitoring.jobs import PollSummary, alert_cycle, check_cycle, poll_cycle
+from monitoring.models import PollStatus
+from monitoring.promstack import ExportOptions, export_prometheus
+from monitoring.service import MonitorSettings, unit_status
+from monitoring.snmp import DeviceSample
+
+app = typer.Typer(
+    name="monitor",
+    help="Giám sát thiết bị, dịch vụ và cảnh báo / monitoring, service checks and alerts.",
+    no_args_is_help=True,
+)
+
+STATUS_STYLE = {
+    PollStatus.up: "green",
+    PollStatus.down: "red",
+    PollStatus.error: "yellow",
+    PollStatus.skipped: "dim",
+}
+
+
+def _unit(code: str) -> Unit:
+    with cli_session() as s:
+        unit = s.scalar(select(Unit).where(Unit.code == code))
+        if unit is None:
+            raise NotFound(f"Không có đơn vị mã {code!r} / no unit with code {code!r}")
+        s.expunge(unit)
+        return unit
+
+
+def _live_table(samples: list[DeviceSample], total: int, names: dict[int, str]) -> Table:
+    t = Table(title=f"Thăm dò SNMP / SNMP poll: {len(samples)}/{total}")
+    t.add_column("Thiết bị / device")
+    t.add_column("Địa chỉ / address")
+    t.add_column("Trạng thái / status")
+    t.add_column("ms", justify="right")
+    t.add_column("Chi tiết / detail")
+    for s in samples[-25:]:
+        style = STATUS_STYLE[s.status]
+        t.add_row(
+            names.get(s.device_id, str(s.device_id)),
+            s.host,
+            f"[{style}]{s.status.value}[/]",
+            f"{s.duration_ms:.0f}",
+            s.error or s.sys_name or "",
+        )
+    return t
+
+
+def _poll_live(
+    engine: Engine, settings: MonitorSettings, unit: str | None, names: dict[int, str]
+) -> PollSummary:
+    samples: list[DeviceSample] = []
+    with Live(_live_table(samples, 0, names), console=console, refresh_per_second=4) as live:
+
+        def on_sample(sample: DeviceSample) -> None:
+            samples.append(sample)
+            live.update(_live_table(samples, len(names), names))
+
+        summary = asyncio.run(
+            poll_cycle(engine, settings=settings, clock=utcnow, unit_code=unit, on_sample=on_sample)
+        )
+        live.update(_live_table(samples, summary.polled, names))
+    return summary
+
+
+@app.command()
+def poll(
+    unit: Annotated[str | None, typer.Option("--unit", help="unit code (subtree)")] = None,
+    once: Annotated[bool, typer.Option("--once", help="one cycle, then exit")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between cycles")] = 60.0,
+    checks: Annotated[bool, typer.Option(help="also run service checks and alert rules")] = True,
+) -> None:
+    """Poll devices by SNMP (and run checks and alert rules) with a live view."""
+    settings = MonitorSettings.from_env()
+    engine = get_engine()
+    if unit is not None:
+        _unit(unit)
+    with cli_session() as s:
+        names = {d.id: d.hostname or d.asset_tag for d in s.scalars(select(Device))}
+    while True:
+        summary = _poll_live(engine, settings, unit, names)
+        console.print(
+            f"[green]up {summary.up}[/]  [red]down {summary.down}[/]  "
+            f"[yellow]error {summary.error}[/]  not polled {summary.skipped}  "
+            f"({summary.seconds:.1f}s)"
+        )
+        for u in summary.unpolled:
+            console.print(f"  [dim]{names.get(u.device_id, u.device_id)}: {u.reason}[/]")
+        if checks:
+            cs = asyncio.run(check_cycle(engine, settings=settings, clock=utcnow, unit_code=unit))
+            console.print(f"checks: ok {cs.ok}, failed {cs.failed}, not checked {cs.skipped}")
+            mailer = Mailer(SmtpSettings.from_env())
+            al = alert_cycle(engine, clock=utcnow, mailer=mailer, settings=settings)
+            console.print(
+                f"alerts: firing {al.firing}, pending {al.pending}, resolved {al.resolved}, "
+                f"suppressed {al.suppressed}, notifications {al.notifications}"
+            )
+        if once:
+            return
+        time.sleep(interval)
+
+
+@app.command()
+def status(
+    unit: Annotated[str | None, typer.Option("--unit", help="unit code (subtree)")] = None,
+    devices: Annotated[bool, typer.Option(help="list devices too")] = True,
+) -> None:
+    """Up/down/not-polled counts for a unit and its children, and each device's last poll."""
+    with cli_session() as s:
+        report = unit_status(s, unit_code=unit, with_devices=devices)
+    t = Table(title="Tình trạng theo đơn vị / status per unit")
+    for col in (
+        "Đơn vị / unit",
+        "devices",
+        "up",
+        "down",
+        "error",
+        "not polled",
+        "never",
+        "svc ok",
+        "svc failed",
+        "alerts",
+    ):
+        t.add_column(col, justify="right" if col != "Đơn vị / unit" else "left")
+    for u in (report.unit, *report.children):
+        t.add_row(
+            f"{u.code} {u.name}",
+            str(u.devices),
+            f"[green]{u.up}[/]",
+            f"[red]{u.down}[/]",
+            f"[yellow]{u.error}[/]",
+            str(u.not_polled),
+            str(u.never_polled),
+            str(u.services_ok),
+            str(u.services_failed),
+            str(u.alerts_firing),
+        )
+    console.print(t)
+    if devices and report.devices:
+        d = Table(title="Thiết bị / devices")
+        for col in ("asset", "host", "kind", "unit", "address", "status", "detail"):
+            d.add_column(col)
+        for r in report.devices:
+            st = r.status
+            text = "not polled (outside allowed networks)" if st == "skipped" else st
+            d.add_row(
+                r.asset_tag, r.hostname or "", r.kind, r.unit_code, r.mgmt_ip or "", text, r.detail
+            )
+        console.print(d)
+
+
+@app.command()
+def alerts(
+    unit: Annotated[str | None, typer.Option("--unit", help="unit code (subtree)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="include resolved alerts")] = False,
+    limit: Annotated[int, typer.Option(help="rows to show")] = 100,
+) -> None:
+    """List alerts (open by default) of a unit's subtree."""
+    with cli_session() as s:
+        path = _unit(unit).path if unit else "/"
+        rows = s.scalars(open_alerts_query(path, include_resolved=all_).limit(limit)).all()
+        t = Table(title="Cảnh báo / alerts")
+        for col in (
+            "id",
+            "state",
+            "severity",
+            "rule",
+            "unit",
+            "summary",
+            "since",
+            "ack",
+            "muted by",
+        ):
+            t.add_column(col)
+        for a in rows:
+            t.add_row(
+                str(a.id),
+                a.state.value,
+                a.severity.value,
+                a.rule,
+                a.labels.get("unit", ""),
+                a.summary,
+                f"{a.starts_at:%Y-%m-%d %H:%M}",
+                a.acknowledged_by or "",
+                a.suppressed_by or "",
+            )
+        console.print(t)
+
+
+@app.command()
+def ack(
+    alert_ids: Annotated[list[int], typer.Argument(help="alert ids")],
+    comment: Annotated[str, typer.Option(help="why / what is being done")] = "",
+) -> None:
+    """Acknowledge alerts (stops escalation up the tree)."""
+    with cli_session() as s:
+        for aid in alert_ids:
+            a = acknowledge(s, alert_id=aid, actor=current_actor(), comment=comment, clock=utcnow)
+            console.print(f"[green]✓[/] {a.id} {a.summary}")
+
+
+def _parse_when(text: str | None, default: datetime) -> datetime:
+    if text is None:
+        return default
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigInvalid(
+            f"Thời điểm không hợp lệ {text!r} / invalid time {text!r}",
+            hint="use ISO 8601, e.g. 2026-11-25T22:00+07:00",
+        ) from exc
+    if value.tzinfo is None:
+        from inventory.config import TIMEZONE
+
+        value = value.replace(tzinfo=TIMEZONE)
+    return value
+
+
+@app.command()
+def silence(
+    unit: Annotated[str, typer.Option("--unit", help="unit code: the whole subtree is silenced")],
+    hours: Annotated[float, typer.Option(help="duration")] = 2.0,
+    rule: Annotated[str | None, typer.Option(help="only this rule, e.g. device_down")] = None,
+    device: Annotated[str | None, typer.Option(help="only this device (asset tag)")] = None,
+    comment: Annotated[str, typer.Option(help="why")] = "",
+) -> None:
+    """Silence alerts of a unit subtree for some hours."""
+    with cli_session() as s:
+        u = s.scalar(select(Unit).where(Unit.code == unit))
+        if u is None:
+            raise NotFound(f"Không có đơn vị mã {unit!r} / no unit with code {unit!r}")
+        dev_id = None
+        if device:
+            dev = s.scalar(select(Device).where(Device.asset_tag == device))
+            if dev is None:
+                raise NotFound(f"Không có thiết bị {device!r} / no device {device!r}")
+            dev_id = dev.id
+        now = utcnow()
+        sil = add_silence(
+            s,
+            unit=u,
+            starts_at=now,
+            ends_at=now + timedelta(hours=hours),
+            actor=current_actor(),
+            comment=comment,
+            rule=rule,
+            device_id=dev_id,
+        )
+        console.print(
+            f"[green]✓[/] silence {sil.id}: {unit} until {sil.ends_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@app.command()
+def maintenance(
+    unit: Annotated[str, typer.Option("--unit", help="unit code (subtree)")],
+    start: Annotated[str | None, typer.Option(help="ISO time; default now")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO time; default start + 2 h")] = None,
+    reason: Annotated[str, typer.Option(help="what work")] = "",
+) -> None:
+    """Declare a maintenance window on a unit subtree."""
+    with cli_session() as s:
+        u = s.scalar(select(Unit).where(Unit.code == unit))
+        if u is None:
+            raise NotFound(f"Không có đơn vị mã {unit!r} / no unit with code {unit!r}")
+        st = _parse_when(start, utcnow())
+        en = _parse_when(end, st + timedelta(hours=2))
+        if en <= st:
+            raise ConfigInvalid("Kết thúc phải sau bắt đầu / end must be after start")
+        w = add_maintenance(
+            s, unit=u, starts_at=st, ends_at=en, actor=current_actor(), reason=reason
+        )
+        console.print(
+            f"[green]✓[/] maintenance {w.id}: {unit} {st:%Y-%m-%d %H:%M} → {en:%Y-%m-%d %H:%M}"
+        )
+
+
+@app.command()
+def evaluate() -> None:
+    """Run the alert rules once (notifications included)."""
+    al = alert_cycle(
+        get_engine(),
+        clock=utcnow,
+        mailer=Mailer(SmtpSettings.from_env()),
+        settings=MonitorSettings.from_env(),
+    )
+    console.print(
+        f"firing {al.firing}, pending {al.pending}, resolved {al.resolved}, "
+        f"suppressed {al.suppressed}, notifications {al.notifications}, "
+        f"escalations {al.escalations}"
+    )
+
+
+@app.command("export-prometheus")
+def export_prometheus_cmd(
+    directory: Annotated[Path, typer.Argument(help="output directory")],
+    shards: Annotated[int, typer.Option(help="hashmod shards (one prometheus config each)")] = 1,
+    snmp_exporter: Annotated[
+        str, typer.Option(help="host:port of snmp_exporter")
+    ] = "127.0.0.1:9116",
+    tldops_metrics: Annotated[
+        str, typer.Option(help="host:port serving tldops /metrics")
+    ] = "127.0.0.1:8000",
+    alertmanager: Annotated[str, typer.Option(help="host:port of Alertmanager")] = "127.0.0.1:9093",
+    scrape_interval: Annotated[str, typer.Option(help="Prometheus duration")] = "60s",
+    with_secrets: Annotated[
+        bool, typer.Option(help="write communities/keys into snmp.yml (mode 0600)")
+    ] = False,
+) -> None:
+    """Write prometheus.yml, file_sd targets, snmp.yml, rules and alertmanager.yml."""
+    opts = ExportOptions(
+        snmp_exporter=snmp_exporter,
+        tldops_metrics=tldops_metrics,
+        alertmanager=alertmanager,
+        scrape_interval=scrape_interval,
+        scrape_timeout=scrape_interval if _seconds(scrape_interval) < 30 else "30s",
+        shards=shards,
+        with_secrets=with_secrets,
+        webhook_url=MonitorSettings.from_env().webhook_url,
+    )
+    box = SecretBox.from_settings(Settings.from_env()) if with_secrets else None
+    with cli_session() as s:
+        res = export_prometheus(s, directory, options=opts, box=box, smtp=SmtpSettings.from_env())
+    for f in res.files:
+        console.print(f"  {f}")
+    console.print(
+        f"[green]✓[/] {res.targets} targets, {res.modules} snmp modules, {res.receivers} receivers"
+    )
+
+
+def _seconds(duration: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    for suffix in ("ms", "s", "m", "h"):
+        if duration.endswith(suffix):
+            try:
+                return float(duration[: -len(suffix)]) * units[suffix]
+            except ValueError:
+                break
+    raise ConfigInvalid(
+        f"Khoảng thời gian không hợp lệ / invalid duration {duration!r}",
+        hint="use Prometheus durations such as 15s, 1m",
+    )
+
+
+__all__ = ["app"]
