@@ -768,6 +768,8 @@ def get_targets(
 def list_indicators(principal: PrincipalDep) -> list[IndicatorInfo]:
     from inventory.targets import default_registry
 
+    if not principal.visible_paths():
+        raise PermissionDenied("Tài khoản chưa được cấp quyền / the account has no grant")
     return [
         IndicatorInfo(id=i.id, title=i.title, title_en=i.title_en, target=i.target)
         for i in default_registry().all()

@@ -423,7 +423,7 @@ class AccountService:
             update(WebSession)
             .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
             .values(revoked_at=self.clock())
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session="fetch")
         ).rowcount  # type: ignore[attr-defined]
         audit(
             self.session,
