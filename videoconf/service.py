@@ -72,6 +72,11 @@ from videoconf.recurrence import (
 from videoconf.schemas import (
     AttendanceReport,
     AttendeeLine,
+    ConferenceDetail,
+    ConferenceOut,
+    InvitationOut,
+    OccurrenceOut,
+    ParticipantOut,
     ProsodyEvent,
     UnitAttendance,
 )
@@ -956,6 +961,69 @@ class ConferenceService:
         if upcoming_only:
             q = q.where(Conference.series_end_at >= self.clock())
         return q.order_by(Conference.start_at.desc(), Conference.id.desc())
+
+    def summary(self, conf: Conference) -> ConferenceOut:
+        """The list view of a conference."""
+        return ConferenceOut(
+            id=conf.id,
+            uid=conf.uid,
+            title=conf.title,
+            host_code=conf.host.code,
+            host_name=conf.host.full_name,
+            unit_code=conf.unit.code,
+            deployment=conf.deployment.name,
+            start=conf.start_at,
+            end=conf.end_at,
+            rrule=conf.rrule,
+            status=conf.status.value,
+            sequence=conf.sequence,
+            invitees=len(conf.invitations),
+        )
+
+    def detail(self, conf: Conference) -> ConferenceDetail:
+        """Everything about a conference except secrets (no password, no tokens)."""
+        moved = {o.recurrence_id for o in conf.overrides}
+        return ConferenceDetail(
+            **self.summary(conf).model_dump(),
+            description=conf.description,
+            lobby=conf.lobby,
+            has_password=conf.password_blob is not None,
+            room_name=conf.room_name,
+            exdates=[datetime.fromisoformat(x) for x in conf.exdates],
+            rooms=[r.code for r in conf.rooms],
+            participants=[
+                ParticipantOut(
+                    kind=p.kind.value,
+                    unit_code=p.unit.code if p.unit else None,
+                    level=p.level,
+                    officer_code=p.officer.code if p.officer else None,
+                    required=p.required,
+                )
+                for p in conf.participants
+            ],
+            invitations=[
+                InvitationOut(
+                    officer_code=i.officer.code,
+                    officer_name=i.officer.full_name,
+                    unit_code=i.unit.code,
+                    email=i.email,
+                    required=i.required,
+                    moderator=i.moderator,
+                    sent_sequence=i.sent_sequence,
+                    sent_method=i.sent_method,
+                )
+                for i in conf.invitations
+            ],
+            occurrences=[
+                OccurrenceOut(
+                    recurrence_id=o.recurrence_id,
+                    start=o.start,
+                    end=o.end,
+                    moved=o.recurrence_id in moved,
+                )
+                for o in self.occurrences(conf)
+            ],
+        )
 
     # -- links and invitations --------------------------------------------------------------
     def join_link(self, conf: Conference, invitation: Invitation) -> str:
