@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from inventory.db import make_engine, make_sessionmaker
+from inventory.db import Base, make_engine, make_sessionmaker
 from inventory.demo import (
     PLANS,
     PROVINCES,
@@ -116,7 +116,11 @@ def test_small_plan_is_consistent_on_both_engines(engine: Engine) -> None:
         assert any(u.level == 4 for u in units)
 
         # Network rule: nothing in the demo points at a real address.
-        ips = s.scalars(select(Device.mgmt_ip).where(Device.mgmt_ip.is_not(None))).all()
+        ips = [
+            ip
+            for ip in s.scalars(select(Device.mgmt_ip).where(Device.mgmt_ip.is_not(None)))
+            if ip is not None
+        ]
         assert ips and all(_safe(ip) for ip in ips)
         # Only the HQ monitoring host shares loopback; every other address is unique.
         routable = [ip for ip in ips if ip != "127.0.0.1"]
@@ -227,11 +231,21 @@ def test_needs_the_secret_key(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) 
 
 def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     out: dict[str, list[tuple[object, ...]]] = {}
-    for model in (Unit, Site, Officer, UnitContact, Device, Custody, InternetLink, Software):
-        table = model.__table__
-        cols = [c for c in table.columns]
+    for name in (
+        "units",
+        "sites",
+        "officers",
+        "unit_contacts",
+        "devices",
+        "custody",
+        "internet_links",
+        "software",
+        "prefixes",
+        "services",
+    ):
+        table = Base.metadata.tables[name]
         with engine.connect() as conn:
-            out[table.name] = [tuple(r) for r in conn.execute(select(*cols).order_by(table.c.id))]
+            out[name] = [tuple(r) for r in conn.execute(select(table).order_by(table.c.id))]
     with engine.connect() as conn:
         out["credential_profiles"] = [
             tuple(r)
