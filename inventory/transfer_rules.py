@@ -1,0 +1,568 @@
+"""Row rules of the CSV contract: one parser per kind turning text into a typed record.
+
+A *record* is a tuple in the column order of the CSV contract, with typed values (``int``,
+``bool``, ``date``, ``None`` for empty). The importer compares records with the same tuples read
+from the database, and the exporter prints them back, so one shape serves all three.
+
+Every problem is collected (never raised one at a time) so the user sees them all at once::
+
+    problems = ProblemLog("devices.csv")
+    records = parse_rows(TransferKind.devices, rows, problems, refs)
+    problems.raise_if_any()
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from inventory.enums import (
+    DeviceKind,
+    DeviceStatus,
+    LinkStatus,
+    SoftwareCategory,
+    SoftwareStatus,
+    UnitKind,
+)
+from inventory.errors import Problem, ValidationFailed
+
+
+class TransferKind(StrEnum):
+    """What a file holds (``--kind``)."""
+
+    units = "units"
+    officers = "officers"
+    devices = "devices"
+    links = "links"
+    software = "software"
+
+
+COLUMNS: dict[TransferKind, tuple[str, ...]] = {
+    TransferKind.units: ("code", "name", "parent_code", "level", "kind"),
+    TransferKind.officers: (
+        "code",
+        "full_name",
+        "unit_code",
+        "position",
+        "full_time",
+        "email",
+        "phone",
+    ),
+    TransferKind.devices: (
+        "asset_tag",
+        "kind",
+        "unit_code",
+        "hostname",
+        "vendor",
+        "model",
+        "serial",
+        "mgmt_ip",
+        "status",
+        "assigned_officer_code",
+        "purchase_date",
+        "cost_vnd",
+    ),
+    TransferKind.links: ("unit_code", "isp", "bandwidth_mbps", "kind", "status"),
+    TransferKind.software: ("unit_code", "product", "category", "seats", "status"),
+}
+
+# Positions of the natural key inside a record.
+KEY_INDEXES: dict[TransferKind, tuple[int, ...]] = {
+    TransferKind.units: (0,),
+    TransferKind.officers: (0,),
+    TransferKind.devices: (0,),
+    TransferKind.links: (0, 1, 3),
+    TransferKind.software: (0, 1),
+}
+
+# Level each unit kind must have (DESIGN.md glossary).
+KIND_LEVEL: dict[str, int] = {
+    UnitKind.central.value: 1,
+    UnitKind.province_federation.value: 2,
+    UnitKind.central_sector_union.value: 2,
+    UnitKind.corporation_union.value: 2,
+    UnitKind.district.value: 3,
+    UnitKind.industrial_zone.value: 3,
+    UnitKind.grassroots.value: 4,
+}
+
+# Longest text each column may hold (the database column sizes).
+MAX_LEN: dict[str, int] = {
+    "code": 64,
+    "name": 255,
+    "full_name": 255,
+    "position": 255,
+    "email": 255,
+    "phone": 64,
+    "asset_tag": 64,
+    "hostname": 255,
+    "vendor": 128,
+    "model": 128,
+    "serial": 128,
+    "isp": 128,
+    "link_kind": 64,
+    "product": 255,
+}
+
+Record = tuple[Any, ...]
+
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+)
+_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_GROUPED_INT = re.compile(r"\d{1,3}(?:([.,  ])\d{3})(?:\1\d{3})*")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
+_YES = frozenset({"yes", "y", "true", "1", "có", "x"})
+_NO = frozenset({"no", "n", "false", "0", "không"})
+
+
+def key_text(key: tuple[Any, ...]) -> str:
+    """How a natural key is written in messages and audit records (``HN/VNPT/ftth``)."""
+    return "/".join(str(k) for k in key)
+
+
+@dataclass
+class ProblemLog:
+    """Problems found in one file; keeps the first ``limit`` and counts the rest."""
+
+    file: str
+    limit: int = 1000
+    problems: list[Problem] = field(default_factory=list)
+    dropped: int = 0
+
+    def add(
+        self, row: int | None, column: str | None, value: str | None, why_vi: str, why_en: str
+    ) -> None:
+        if len(self.problems) < self.limit:
+            self.problems.append(
+                Problem(
+                    file=self.file,
+                    row=row,
+                    column=column,
+                    value=value,
+                    why_vi=why_vi,
+                    why_en=why_en,
+                )
+            )
+        else:
+            self.dropped += 1
+
+    def __len__(self) -> int:
+        return len(self.problems) + self.dropped
+
+    def raise_if_any(self) -> None:
+        """Raise :class:`ValidationFailed` carrying every problem, if there is any."""
+        if not self:
+            return
+        problems = list(self.problems)
+        if self.dropped:
+            problems.append(
+                Problem(
+                    file=self.file,
+                    row=None,
+                    column=None,
+                    value=None,
+                    why_vi=f"còn {self.dropped} lỗi nữa không liệt kê",
+                    why_en=f"{self.dropped} more problem(s) not listed",
+                )
+            )
+        raise ValidationFailed(problems)
+
+
+class _Bad(ValueError):
+    def __init__(self, why_vi: str, why_en: str) -> None:
+        super().__init__(why_en)
+        self.why_vi = why_vi
+        self.why_en = why_en
+
+
+# -- value parsers (raise _Bad) --------------------------------------------------------------
+def parse_date(value: str) -> date:
+    """ISO ``YYYY-MM-DD`` or Vietnamese ``dd/mm/yyyy``.
+
+    >>> parse_date("05/09/2024"), parse_date("2024-09-05")
+    (datetime.date(2024, 9, 5), datetime.date(2024, 9, 5))
+    """
+    if len(value) == 10 and value[4] == "-":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    m = _DMY.fullmatch(value)
+    if m is not None:
+        try:
+            return date(int(m[3]), int(m[2]), int(m[1]))
+        except ValueError:
+            pass
+    raise _Bad(
+        "ngày không hợp lệ, ghi YYYY-MM-DD hoặc dd/mm/yyyy",
+        "not a valid date; write YYYY-MM-DD or dd/mm/yyyy",
+    )
+
+
+def parse_int(value: str, *, minimum: int) -> int:
+    """A whole number, thousands separators allowed (``12.000.000``), at least ``minimum``."""
+    if value.isascii() and value.isdigit():
+        number = int(value)
+    elif _GROUPED_INT.fullmatch(value):
+        number = int(re.sub(r"\D", "", value))
+    elif value[:1] == "-" and value[1:].isascii() and value[1:].isdigit():
+        number = -int(value[1:])
+    else:
+        raise _Bad("phải là số nguyên", "must be a whole number")
+    if number < minimum:
+        if minimum == 0:
+            raise _Bad("không được âm", "must not be negative")
+        raise _Bad(f"phải lớn hơn hoặc bằng {minimum}", f"must be at least {minimum}")
+    return number
+
+
+def parse_ip(value: str) -> str:
+    """The canonical text of an IPv4/IPv6 address (``2001:DB8::1`` → ``2001:db8::1``)."""
+    if _IPV4.fullmatch(value):
+        return value
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise _Bad(
+            "địa chỉ IP không hợp lệ (IPv4 hoặc IPv6)", "not a valid IPv4 or IPv6 address"
+        ) from None
+
+
+def parse_email(value: str) -> str:
+    if len(value) > MAX_LEN["email"] or not _EMAIL.fullmatch(value):
+        raise _Bad("địa chỉ e-mail không hợp lệ", "not a valid e-mail address")
+    return value
+
+
+def parse_yes_no(value: str) -> bool:
+    low = value.lower()
+    if low in _YES:
+        return True
+    if low in _NO:
+        return False
+    raise _Bad("ghi yes hoặc no", "write yes or no")
+
+
+def _choices(enum: type[StrEnum]) -> dict[str, str]:
+    return {m.value: m.value for m in enum}
+
+
+UNIT_KINDS = _choices(UnitKind)
+DEVICE_KINDS = _choices(DeviceKind)
+DEVICE_STATUSES = _choices(DeviceStatus)
+LINK_STATUSES = _choices(LinkStatus)
+SOFTWARE_CATEGORIES = _choices(SoftwareCategory)
+SOFTWARE_STATUSES = _choices(SoftwareStatus)
+
+
+@dataclass(frozen=True)
+class Refs:
+    """Codes that already exist in the database (preloaded once per import)."""
+
+    unit_ids: dict[str, int]
+    officer_ids: dict[str, int]
+
+
+class _RowCheck:
+    """Collects the problems of one row; parsers return ``None`` for a bad value."""
+
+    __slots__ = ("line", "log", "ok")
+
+    def __init__(self, log: ProblemLog, line: int) -> None:
+        self.log, self.line, self.ok = log, line, True
+
+    def bad(self, column: str, value: str, why_vi: str, why_en: str) -> None:
+        self.ok = False
+        self.log.add(self.line, column, value, why_vi, why_en)
+
+    def text(self, column: str, value: str, *, required: bool, max_len: int) -> str | None:
+        if not value:
+            if required:
+                self.bad(
+                    column, value, "bắt buộc, không được để trống", "required, cannot be empty"
+                )
+            return None
+        if len(value) > max_len:
+            self.bad(
+                column,
+                value,
+                f"dài quá {max_len} ký tự",
+                f"longer than {max_len} characters",
+            )
+        return value
+
+    def choice(self, column: str, value: str, choices: dict[str, str]) -> str | None:
+        found = choices.get(value)
+        if found is None:
+            allowed = ", ".join(choices)
+            self.bad(
+                column,
+                value,
+                f"giá trị không hợp lệ, chọn một trong: {allowed}",
+                f"unknown value; use one of: {allowed}",
+            )
+        return found
+
+    def parsed(self, column: str, value: str, parser: Callable[[str], Any]) -> Any:
+        if not value:
+            return None
+        try:
+            return parser(value)
+        except _Bad as bad:
+            self.bad(column, value, bad.why_vi, bad.why_en)
+            return None
+
+    def required(self, column: str, value: str, parser: Callable[[str], Any]) -> Any:
+        if not value:
+            self.bad(column, value, "bắt buộc, không được để trống", "required, cannot be empty")
+            return None
+        return self.parsed(column, value, parser)
+
+    def unit(self, column: str, value: str, refs: Refs) -> str | None:
+        if not value:
+            self.bad(column, value, "bắt buộc, không được để trống", "required, cannot be empty")
+            return None
+        if value not in refs.unit_ids:
+            self.bad(
+                column,
+                value,
+                "không có đơn vị mã này; nhập đơn vị trước (--kind units)",
+                "no unit with this code; import units first (--kind units)",
+            )
+        return value
+
+
+def _nonneg(value: str) -> int:
+    return parse_int(value, minimum=0)
+
+
+def _positive(value: str) -> int:
+    return parse_int(value, minimum=1)
+
+
+def _level(value: str) -> int:
+    level = parse_int(value, minimum=1)
+    if level > 4:
+        raise _Bad("cấp phải từ 1 đến 4", "level must be 1 to 4")
+    return level
+
+
+# -- per-kind row parsers --------------------------------------------------------------------
+def _unit_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
+    code = c.text("code", v[0], required=True, max_len=MAX_LEN["code"])
+    name = c.text("name", v[1], required=True, max_len=MAX_LEN["name"])
+    parent = c.text("parent_code", v[2], required=False, max_len=MAX_LEN["code"])
+    level = c.required("level", v[3], _level)
+    kind = c.required("kind", v[4], lambda s: c.choice("kind", s, UNIT_KINDS))
+    if level is not None and kind is not None and KIND_LEVEL[kind] != level:
+        c.bad(
+            "level",
+            v[3],
+            f"đơn vị loại {kind} phải ở cấp {KIND_LEVEL[kind]}",
+            f"a unit of kind {kind} must be at level {KIND_LEVEL[kind]}",
+        )
+    return (code, name, parent, level, kind)
+
+
+def _officer_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
+    return (
+        c.text("code", v[0], required=True, max_len=MAX_LEN["code"]),
+        c.text("full_name", v[1], required=True, max_len=MAX_LEN["full_name"]),
+        c.unit("unit_code", v[2], refs),
+        c.text("position", v[3], required=False, max_len=MAX_LEN["position"]),
+        c.required("full_time", v[4], parse_yes_no),
+        c.parsed("email", v[5], parse_email),
+        c.text("phone", v[6], required=False, max_len=MAX_LEN["phone"]),
+    )
+
+
+def _device_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
+    tag, kind, unit, host, vendor, model, serial, ip, status, holder, bought, cost = v
+    if not tag or len(tag) > 64:
+        c.text("asset_tag", tag, required=True, max_len=MAX_LEN["asset_tag"])
+    k = DEVICE_KINDS.get(kind)
+    if k is None:
+        c.required("kind", kind, lambda s: c.choice("kind", s, DEVICE_KINDS))
+    if unit not in refs.unit_ids:
+        c.unit("unit_code", unit, refs)
+    if host and len(host) > 255:
+        c.text("hostname", host, required=False, max_len=MAX_LEN["hostname"])
+    if len(vendor) > 128 or len(model) > 128 or len(serial) > 128:
+        c.text("vendor", vendor, required=False, max_len=MAX_LEN["vendor"])
+        c.text("model", model, required=False, max_len=MAX_LEN["model"])
+        c.text("serial", serial, required=False, max_len=MAX_LEN["serial"])
+    if ip and not _IPV4.fullmatch(ip):
+        ip = c.parsed("mgmt_ip", ip, parse_ip)
+    s = DEVICE_STATUSES.get(status)
+    if s is None:
+        c.required("status", status, lambda x: c.choice("status", x, DEVICE_STATUSES))
+    if holder and holder not in refs.officer_ids:
+        c.bad(
+            "assigned_officer_code",
+            holder,
+            "không có cán bộ mã này; nhập cán bộ trước (--kind officers)",
+            "no officer with this code; import officers first (--kind officers)",
+        )
+    day = c.parsed("purchase_date", bought, parse_date) if bought else None
+    money = (
+        int(cost)
+        if cost.isascii() and cost.isdigit()
+        else c.parsed("cost_vnd", cost, _nonneg)
+        if cost
+        else None
+    )
+    return (
+        tag,
+        k,
+        unit,
+        host or None,
+        vendor or None,
+        model or None,
+        serial or None,
+        ip or None,
+        s,
+        holder or None,
+        day,
+        money,
+    )
+
+
+def _link_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
+    return (
+        c.unit("unit_code", v[0], refs),
+        c.text("isp", v[1], required=True, max_len=MAX_LEN["isp"]),
+        c.required("bandwidth_mbps", v[2], _positive),
+        c.text("kind", v[3], required=True, max_len=MAX_LEN["link_kind"]),
+        c.required("status", v[4], lambda s: c.choice("status", s, LINK_STATUSES)),
+    )
+
+
+def _software_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
+    return (
+        c.unit("unit_code", v[0], refs),
+        c.text("product", v[1], required=True, max_len=MAX_LEN["product"]),
+        c.required("category", v[2], lambda s: c.choice("category", s, SOFTWARE_CATEGORIES)),
+        c.parsed("seats", v[3], _nonneg),
+        c.required("status", v[4], lambda s: c.choice("status", s, SOFTWARE_STATUSES)),
+    )
+
+
+_ROW_PARSERS: dict[TransferKind, Callable[[_RowCheck, list[str], Refs], Record]] = {
+    TransferKind.units: _unit_row,
+    TransferKind.officers: _officer_row,
+    TransferKind.devices: _device_row,
+    TransferKind.links: _link_row,
+    TransferKind.software: _software_row,
+}
+
+
+def column_order(kind: TransferKind, header: list[str], log: ProblemLog) -> list[int] | None:
+    """Where each contract column sits in ``header``; records problems for a bad header.
+
+    Columns may come in any order, but every one must be there exactly once and nothing else.
+    """
+    wanted = COLUMNS[kind]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name in seen:
+            log.add(
+                1, name, name, "cột bị lặp lại", "duplicated column (it appears more than once)"
+            )
+        elif name not in wanted:
+            log.add(
+                1,
+                name or f"#{i + 1}",
+                name,
+                f"cột thừa, không thuộc mẫu {kind.value}: {', '.join(wanted)}",
+                f"extra column, not in the {kind.value} contract: {', '.join(wanted)}",
+            )
+        seen.setdefault(name, i)
+    for name in wanted:
+        if name not in seen:
+            log.add(
+                1,
+                name,
+                None,
+                f"thiếu cột {name} (cần đủ: {', '.join(wanted)})",
+                f"missing column {name} (required: {', '.join(wanted)})",
+            )
+    if len(log):
+        return None
+    return [seen[name] for name in wanted]
+
+
+def parse_rows(
+    kind: TransferKind,
+    rows: Iterable[tuple[int, list[str]]],
+    *,
+    order: list[int],
+    log: ProblemLog,
+    refs: Refs,
+    on_row: Callable[[int], None] | None = None,
+) -> list[tuple[int, Record]]:
+    """Typed records of every good row, with their line numbers; problems go to ``log``.
+
+    Also reports duplicated natural keys (naming the line of the first occurrence).
+    """
+    parser = _ROW_PARSERS[kind]
+    width = len(order)
+    identity = order == list(range(width))
+    key_idx = KEY_INDEXES[kind]
+    single_key = key_idx == (0,)
+    first_seen: dict[Any, int] = {}
+    out: list[tuple[int, Record]] = []
+    append = out.append
+    count = 0
+    for line, values in _reordered(rows, order=order, identity=identity, width=width, log=log):
+        count += 1
+        if on_row is not None and count % 8192 == 0:
+            on_row(8192)
+        check = _RowCheck(log, line)
+        record = parser(check, values, refs)
+        key = record[0] if single_key else tuple(record[i] for i in key_idx)
+        if key is not None and (single_key or None not in key):
+            first = first_seen.setdefault(key, line)
+            if first != line:
+                check.bad(
+                    COLUMNS[kind][key_idx[0]]
+                    if single_key
+                    else "+".join(COLUMNS[kind][i] for i in key_idx),
+                    key_text(key if isinstance(key, tuple) else (key,)),
+                    f"trùng khóa với dòng {first}",
+                    f"duplicate key, already on row {first}",
+                )
+        if check.ok:
+            append((line, record))
+    if on_row is not None:
+        on_row(count % 8192)
+    return out
+
+
+def _reordered(
+    rows: Iterable[tuple[int, list[str]]],
+    *,
+    order: list[int],
+    identity: bool,
+    width: int,
+    log: ProblemLog,
+) -> Iterator[tuple[int, list[str]]]:
+    for line, values in rows:
+        if len(values) != width:
+            log.add(
+                line,
+                None,
+                None,
+                f"dòng có {len(values)} giá trị, tiêu đề có {width} cột",
+                f"the row has {len(values)} values but the header has {width} columns",
+            )
+            continue
+        yield line, values if identity else [values[i] for i in order]
