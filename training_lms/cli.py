@@ -582,8 +582,11 @@ def import_officers_cmd(path: Path) -> None:
         )
     transfer = importlib.import_module("inventory.transfer")
     with cli_session() as session:
-        summary = transfer.import_file(session, path=path, kind="officers", actor=current_actor())
-    console.print(f"cán bộ / officers: {summary}")
+        rep = transfer.import_file(session, kind="officers", path=path, actor=current_actor())
+    console.print(
+        f"cán bộ / officers: {rep.created} mới / created, {rep.updated} cập nhật / updated, "
+        f"{rep.unchanged} không đổi / unchanged"
+    )
 
 
 # -- Moodle ------------------------------------------------------------------------------------
