@@ -25,7 +25,7 @@ SUDOERS = Path("/etc/sudoers.d/tldops-test-tpbuser")
 SHOW_SCRIPT = r"""#!/bin/bash
 # Stand-in for a switch CLI: `show running-config` prints ~/device/running.cfg with a fresh
 # timestamp line. TPB_MODE=slow never finishes (timeout test).
-if [ "$1 $2" != "show running-config" ]; then echo "% Invalid input"; exit 1; fi
+if [ "$1" != "running-config" ]; then echo "% Invalid input"; exit 1; fi
 if [ "${TPB_MODE:-}" = slow ]; then sleep 600; fi
 echo "Building configuration..."
 echo "! Last configuration change at $(date '+%H:%M:%S.%N %Z %a %b %d %Y')"
