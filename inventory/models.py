@@ -63,6 +63,9 @@ class Unit(TimestampMixin, Base):
     """A node of the organisation tree (TLĐ → LĐLĐ tỉnh / CĐ ngành → LĐLĐ huyện → CĐCS)."""
 
     __tablename__ = "units"
+    # The plan targets look at levels 1-3 of a subtree: ``level IN (1,2,3) AND path range`` is
+    # three short seeks here instead of a walk over every grassroots unit (inv_0003).
+    __table_args__ = (Index("ix_units_level_path", "level", "path"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)

@@ -70,8 +70,10 @@ from inventory.text import nfc
 
 ENTRY_POINT_GROUP = "tldops.indicators"
 # Units of level 1 (central), 2 (province / sector) and 3 (district-equivalent) are what the plan
-# measures; grassroots unions (level 4) are outside every target.
+# measures; grassroots unions (level 4) are outside every target. Written as an IN list so that
+# ``ix_units_level_path`` answers "levels 1-3 of a subtree" with three seeks (see inv_0003).
 MAX_SCOPE_LEVEL = 3
+SCOPE_LEVELS = tuple(range(1, MAX_SCOPE_LEVEL + 1))
 
 
 # -- result records ----------------------------------------------------------------------------
@@ -455,23 +457,42 @@ class Scope:
 
 def scope_unit_ids(top_path: str) -> Select[Any]:
     """SELECT of the ids of in-scope units (level ≤ 3) in the subtree rooted at ``top_path``."""
-    return select(Unit.id).where(subtree_filter(Unit.path, top_path), Unit.level <= MAX_SCOPE_LEVEL)
+    return select(Unit.id).where(subtree_filter(Unit.path, top_path), Unit.level.in_(SCOPE_LEVELS))
+
+
+# While :func:`compute_report` runs, ``session.info[_SCOPE_CACHE]`` holds the scopes already
+# loaded, so the indicators of one report share one load per unit. It exists only for the
+# duration of that call: outside it (or after a change) every call loads fresh data.
+_SCOPE_CACHE = "tldops.targets.scope_cache"
 
 
 def load_scope(session: Session, unit: Unit) -> Scope:
     """Load the in-scope units of ``unit``'s subtree (one query) and its direct children.
 
+    Within one :func:`compute_report` call the result is shared by every indicator.
+
     >>> scope = load_scope(session, svc.unit("HN"))
     >>> sorted(u.code for u in scope.units.values())
     ['HN', 'HN-BD']
     """
+    cache: dict[tuple[int, str], Scope] | None = session.info.get(_SCOPE_CACHE)
+    key = (unit.id, unit.path)
+    if cache is not None and key in cache:
+        return cache[key]
+    scope = _load_scope(session, unit)
+    if cache is not None:
+        cache[key] = scope
+    return scope
+
+
+def _load_scope(session: Session, unit: Unit) -> Scope:
 
     def _row(r: Any) -> ScopeUnit:
         return ScopeUnit(id=r.id, code=r.code, name=r.name, path=r.path, level=r.level)
 
     cols = (Unit.id, Unit.code, Unit.name, Unit.path, Unit.level)
     rows = session.execute(
-        select(*cols).where(subtree_filter(Unit.path, unit.path), Unit.level <= MAX_SCOPE_LEVEL)
+        select(*cols).where(subtree_filter(Unit.path, unit.path), Unit.level.in_(SCOPE_LEVELS))
     ).all()
     units = {r.id: _row(r) for r in rows}
     children = [
@@ -735,12 +756,15 @@ def compute_report(
     if when.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     reg = registry if registry is not None else default_registry()
-    return TargetReport(
-        unit_code=unit.code,
-        unit_name=unit.name,
-        as_of=when,
-        indicators=[ind.evaluate(session, unit, as_of=when) for ind in reg.all()],
-    )
+    owns_cache = _SCOPE_CACHE not in session.info
+    if owns_cache:
+        session.info[_SCOPE_CACHE] = {}
+    try:
+        results = [ind.evaluate(session, unit, as_of=when) for ind in reg.all()]
+    finally:
+        if owns_cache:
+            session.info.pop(_SCOPE_CACHE, None)
+    return TargetReport(unit_code=unit.code, unit_name=unit.name, as_of=when, indicators=results)
 
 
 # -- snapshots: dated copies of a report, for quarter-to-quarter comparison ----------------------

@@ -499,16 +499,22 @@ def test_query_count_does_not_grow_with_units(session: Session) -> None:
     bind = session.get_bind()
     session.flush()
 
+    reports: list[TargetReport] = []
+
     def run() -> int:
         statements.clear()
         event.listen(bind, "before_cursor_execute", count)
         try:
-            compute_report(session, registry=reg, as_of=AS_OF)
+            reports.append(compute_report(session, registry=reg, as_of=AS_OF))
         finally:
             event.remove(bind, "before_cursor_execute", count)
         return len(statements)
 
     small = run()
+    # The scope loaded once per report is shared by its indicators, then dropped.
+    # root; scope units + children once; equipped 2, officers 2, eis 1, app 1.
+    assert small == 1 + 2 + 2 + 2 + 1 + 1, statements
+    assert not [k for k in session.info if "targets" in k]
     for i in range(54):
         code = f"D{i}"
         svc.create_unit(
@@ -518,7 +524,11 @@ def test_query_count_does_not_grow_with_units(session: Session) -> None:
         svc.create_officer(code=f"OF{i}", full_name=f"Phạm Văn {i}", unit_code=code)
     session.flush()
     assert run() == small
-    assert small <= 20
+    # No stale scope from the first report: the 54 new districts are counted.
+    first, second = (r.indicator("equipped_offices") for r in reports)
+    assert (first.numerator, first.denominator) == (0, 5)  # HN-CS is level 4
+    assert (second.numerator, second.denominator) == (54, 59)
+    assert second.children[1].unit_code == "HCM" and second.children[1].denominator == 55
 
 
 # -- snapshots -----------------------------------------------------------------------------------
