@@ -128,6 +128,9 @@ class DataBackup(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
+    # Per-table row count and checksum taken from the same snapshot as the backup:
+    # {table: {"rows": n, "checksum": hex}}. Verification compares a restore against it.
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Retention removed the file; the row stays as history.
     pruned: Mapped[bool] = mapped_column(Boolean, default=False)
 
