@@ -13,7 +13,7 @@ the SMTP server in ``TLDOPS_SMTP_*`` unless ``--no-send``.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import requests
@@ -23,7 +23,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from inventory.db import utcnow
-from inventory.mail import Mailer, SmtpSettings
+from inventory.mail import Mailer, MailError, SmtpSettings
 from inventory.runtime import cli_session, console, current_actor, get_engine
 from videoconf.errors import VideoconfError
 from videoconf.jitsi import JitsiClient
@@ -154,6 +154,31 @@ def room_list() -> None:
 
 
 # -- conferences ------------------------------------------------------------------------------
+def _send(conference_id: int, *, label: str, cancel_recurrence_id: datetime | None = None) -> None:
+    """E-mail after the change is committed, so a mail outage never undoes a booking."""
+    try:
+        with (
+            cli_session() as session,
+            console.status("Đang gửi thư / sending e-mail…"),
+        ):
+            sent = _svc(session).send_invitations(
+                conference_id, mailer=_mailer(), cancel_recurrence_id=cancel_recurrence_id
+            )
+    except MailError as exc:
+        raise MailError(
+            f"Đã lưu thay đổi nhưng chưa gửi được thư / the change is saved but no e-mail went "
+            f"out: {exc.message}",
+            hint=f"fix TLDOPS_SMTP_* and run `tldops conf send {conference_id}`",
+        ) from exc
+    console.print(f"Đã gửi / sent {sent} {label}")
+
+
+@app.command("send")
+def send_(conference_id: int) -> None:
+    """(Re)send every invitee the conference's current calendar (REQUEST, or CANCEL)."""
+    _send(conference_id, label="thư/e-mail(s)")
+
+
 @app.command("book")
 def book(
     title: Annotated[str, typer.Option(help="tiêu đề / title")],
@@ -224,10 +249,8 @@ def book(
                 + ", ".join(res.units_without_contacts),
                 highlight=False,
             )
-        if send:
-            with console.status("Đang gửi thư mời / sending invitations…"):
-                sent = svc.send_invitations(res.conference_id, mailer=_mailer())
-            console.print(f"Đã gửi / sent {sent} thư mời/invitation(s)")
+    if send:
+        _send(res.conference_id, label="thư mời/invitation(s)")
 
 
 @app.command("list")
@@ -325,9 +348,8 @@ def cancel(
         conf = svc.cancel(conference_id, occurrence=rid)
         what = f"buổi {fmt_local(rid)}" if rid else "toàn bộ/whole series"
         console.print(f"Đã hủy / cancelled #{conf.id} ({what})", highlight=False)
-        if send:
-            sent = svc.send_invitations(conf.id, mailer=_mailer(), cancel_recurrence_id=rid)
-            console.print(f"Đã gửi / sent {sent} thư hủy/cancellation(s)")
+    if send:
+        _send(conference_id, label="thư hủy/cancellation(s)", cancel_recurrence_id=rid)
 
 
 @app.command("reschedule")
@@ -355,9 +377,8 @@ def reschedule(
             occurrence=parse_local(occurrence) if occurrence else None,
         )
         console.print(f"Đã dời lịch / rescheduled #{conf.id} (SEQUENCE {conf.sequence})")
-        if send:
-            sent = svc.send_invitations(conf.id, mailer=_mailer())
-            console.print(f"Đã gửi / sent {sent} thư cập nhật/update(s)")
+    if send:
+        _send(conference_id, label="thư cập nhật/update(s)")
 
 
 @app.command("attendance")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -16,9 +17,16 @@ from icalendar import Calendar
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from inventory.db import session_scope
+from inventory.db import make_engine, session_scope
 from ops_cli.cli import app
-from tests.videoconf.conftest import APP_SECRET, FakeJitsi, SmtpPeer, build_org
+from tests.videoconf.conftest import (
+    APP_SECRET,
+    FakeJitsi,
+    SmtpPeer,
+    add_deployment,
+    build_org,
+    conf_service,
+)
 from videoconf.recurrence import LOCAL_TZ
 from videoconf.schemas import ProsodyEvent, ProsodyOccupant
 from videoconf.service import ConferenceService
@@ -278,3 +286,47 @@ def test_conf_cli_end_to_end(
     assert "Hủy hội nghị" in str(smtp.messages[-1]["Subject"])
     code, out = _run(runner, env, "show", "999")
     assert code == 2 and "999" in out
+
+
+def test_mail_outage_keeps_the_booking(sqlite_url: str, smtp: SmtpPeer) -> None:
+    """SMTP down at booking time: the booking stays, the error says so, `conf send` catches up."""
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as s:
+        build_org(s)
+        add_deployment(conf_service(s))
+    engine.dispose()
+    env = {
+        "TLDOPS_DATABASE_URL": sqlite_url,
+        "TLDOPS_SECRET_KEY": os.environ["TLDOPS_SECRET_KEY"],
+        "TLDOPS_SMTP_HOST": "127.0.0.1",
+        "TLDOPS_SMTP_PORT": str(_dead_port()),
+    }
+    runner = CliRunner()
+    code, out = _run(
+        runner,
+        env,
+        "book",
+        "--title",
+        "Họp",
+        "--host",
+        "CB000",
+        "--start",
+        _fmt(_next_monday_8()),
+        "--duration",
+        "60",
+        "--unit",
+        "HN",
+    )
+    assert code == 1 and "the change is saved" in out and "tldops conf send 1" in out
+    assert "Traceback" not in out
+    code, out = _run(runner, {**env, **smtp.env()}, "send", "1")
+    assert code == 0 and "sent 2" in out
+    assert sorted(m["To"] for m in smtp.messages) == ["chu@congdoan.vn", "hn@congdoan.vn"]
+    code, out = _run(runner, {**env, **smtp.env()}, "show", "1")
+    assert "REQUEST #0" in out
+
+
+def _dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
