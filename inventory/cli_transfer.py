@@ -20,7 +20,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, Tim
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from inventory.errors import OpsError
 from inventory.runtime import cli_session, console, current_actor
 from inventory.transfer import ImportReport, import_file
 from inventory.transfer_export import export_records, write_csv, write_xlsx
@@ -158,14 +157,16 @@ def export_cmd(
         )
     kinds = list(TransferKind) if kind is ExportKind.all else [TransferKind(kind.value)]
     if fmt is ExportFormat.csv and len(kinds) > 1:
-        raise OpsError(
-            "CSV chỉ chứa một loại / a CSV file holds one kind",
-            hint="use --format xlsx for --kind all (one sheet per kind)",
+        raise typer.BadParameter(
+            "CSV chỉ chứa một loại / a CSV file holds one kind; "
+            "use --format xlsx for --kind all (one sheet per kind)",
+            param_hint="--format",
         )
     if fmt is ExportFormat.xlsx and output is None and sys.stdout.isatty():
-        raise OpsError(
-            "Không ghi XLSX ra màn hình / refusing to write XLSX to a terminal",
-            hint="add --output FILE.xlsx",
+        raise typer.BadParameter(
+            "Không ghi XLSX ra màn hình / refusing to write XLSX to a terminal; "
+            "add --output FILE.xlsx",
+            param_hint="--output",
         )
     with cli_session() as session:
         sheets = {k: export_records(session, kind=k, unit_code=unit) for k in kinds}

@@ -314,7 +314,7 @@ def import_file(
     assert order is not None
     units = _load_units(conn)
     officer_ids: dict[str, int] = (
-        dict(conn.execute(select(Officer.code, Officer.id)).tuples().all())
+        dict(conn.execute(select(Officer.code, Officer.id)).all())
         if kind is TransferKind.devices
         else {}
     )
@@ -821,9 +821,9 @@ def _write_devices(w: _Writer, plan: _Plan, refs: Refs, *, file: str) -> tuple[i
     for start in range(0, len(tags), 500):
         chunk = tags[start : start + 500]
         device_ids.update(
-            w.conn.execute(select(Device.asset_tag, Device.id).where(Device.asset_tag.in_(chunk)))
-            .tuples()
-            .all()
+            w.conn.execute(
+                select(Device.asset_tag, Device.id).where(Device.asset_tag.in_(chunk))
+            ).all()
         )
     close: list[int] = []
     open_rows: list[tuple[int, str]] = [(device_ids[tag], h) for tag, h in held_new.items()]
@@ -935,7 +935,7 @@ def _load_paths(
     if not plan.updated:
         return {}
     if kind is TransferKind.units:
-        return dict(conn.execute(select(Unit.code, Unit.path)).tuples().all())
+        return dict(conn.execute(select(Unit.code, Unit.path)).all())
     return {c: u.path for c, u in before.items()}
 
 

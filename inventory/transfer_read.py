@@ -203,6 +203,9 @@ def _xlsx_rows(rows: Iterator[tuple[Any, ...]], *, width: int) -> Iterator[tuple
         # Excel often reports formatted-but-empty cells past the last column.
         while len(values) > width and not values[-1]:
             values.pop()
+        # ... and leaves out empty cells at the end of a row.
+        if len(values) < width:
+            values.extend([""] * (width - len(values)))
         if any(values):
             yield line, values
 
