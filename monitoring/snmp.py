@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pysnmp.hlapi.v3arch.asyncio import (
@@ -281,6 +282,29 @@ def host_allowed(host: str, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv
     return any(addr.version == n.version and addr in n for n in nets)
 
 
+class _NoMibCompiler:
+    """Stands in for pysmi's compiler: we only use numeric OIDs, so nothing is ever compiled.
+
+    With pysmi installed, pysnmp would otherwise build a MIB parser on the first request (about
+    a second of CPU) and could try to download MIB sources from the internet.
+    """
+
+    def compile(self, *names: str, **options: Any) -> dict[str, str]:
+        return {}
+
+
+def _make_engine() -> SnmpEngine:
+    from pysnmp.smi import builder, view
+
+    engine = SnmpEngine()
+    mib_builder = builder.MibBuilder()
+    mibs_dir = str(Path(rfc1902.__file__).parent.parent / "smi" / "mibs")
+    mib_builder.set_mib_compiler(_NoMibCompiler(), mibs_dir)
+    # hlapi looks the view controller up in the engine's cache before making its own.
+    engine.cache["mibViewController"] = view.MibViewController(mib_builder)
+    return engine
+
+
 def _py(value: Any) -> Any:
     """pysnmp value → plain Python (int, str, or None for noSuch*/endOfMibView)."""
     if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView):
@@ -339,7 +363,7 @@ class SnmpPoller:
     @property
     def engine(self) -> SnmpEngine:
         if self._engine is None:
-            self._engine = SnmpEngine()
+            self._engine = _make_engine()
         return self._engine
 
     def close(self) -> None:
