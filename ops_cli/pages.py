@@ -11,8 +11,8 @@ not been installed shows "chưa có dữ liệu / not available".
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,7 +23,6 @@ from urllib.parse import quote
 import httpx
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -337,7 +336,8 @@ def _breadcrumb(session: Session, principal: Principal, unit: Unit) -> list[Unit
 def _chart(ind: dict[str, Any], lang: str) -> dict[str, Any]:
     """A plotly bar chart: one bar per child unit, coloured by met / not met, target line."""
     children = ind["children"]
-    x = [c["unit_name"] for c in children]
+    # Codes on the axis (names are long); the full name shows on hover.
+    x = [c["unit_code"] for c in children]
     y = [round(c["value"] * 100, 1) if c["value"] is not None else None for c in children]
     colors = [
         "#2e7d32" if c["met"] else ("#c62828" if c["met"] is False else "#9e9e9e") for c in children
@@ -351,12 +351,14 @@ def _chart(ind: dict[str, Any], lang: str) -> dict[str, Any]:
                 "y": y,
                 "marker": {"color": colors},
                 "customdata": [c["unit_code"] for c in children],
-                "hovertemplate": "%{x}: %{y:.1f}%<extra></extra>",
+                "text": [c["unit_name"] for c in children],
+                "textposition": "none",
+                "hovertemplate": "%{text}: %{y:.1f}%<extra></extra>",
             }
         ],
         "layout": {
             "height": 280,
-            "margin": {"l": 40, "r": 10, "t": 10, "b": 90},
+            "margin": {"l": 40, "r": 10, "t": 10, "b": 60},
             "yaxis": {"range": [0, 105], "ticksuffix": "%"},
             "xaxis": {"tickangle": -45, "automargin": True},
             "shapes": [
@@ -576,14 +578,15 @@ def officer_page(
 
 
 # -- domain pages (composed from the domain's own API) -------------------------------------------
-def _domain_routes(request: Request, package: str) -> list[APIRoute]:
-    return [
-        r
-        for r in request.app.routes
-        if isinstance(r, APIRoute)
-        and r.include_in_schema
-        and getattr(r.endpoint, "__module__", "").split(".")[0] == package
-    ]
+def _domain_ops(request: Request, package: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, path, OpenAPI operation) of every endpoint the domain's router mounted."""
+    spec = request.app.openapi()
+    out = []
+    for method, path in request.app.state.domain_operations.get(package, []):
+        op = spec.get("paths", {}).get(path, {}).get(method.lower())
+        if op is not None:
+            out.append((method, path, op))
+    return out
 
 
 def _cell(value: Any) -> str:
@@ -643,90 +646,137 @@ def _calendar(raw: Any) -> list[tuple[str, list[dict[str, Any]]]]:
     return [(fmt_date(parse_iso(day)), days[day]) for day in sorted(days)]  # type: ignore[arg-type]
 
 
-def _forms(request: Request, routes: list[APIRoute]) -> list[dict[str, Any]]:
-    """Create/action forms from POST endpoints without path parameters (from OpenAPI)."""
-    spec = request.app.openapi()
+def _fields(spec: dict[str, Any], op: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Form fields for an operation's JSON body (``None``: no body; ``[]``: empty body)."""
     schemas = spec.get("components", {}).get("schemas", {})
+    body = op.get("requestBody", {}).get("content", {}).get("application/json")
+    if body is None:
+        return None
+    ref = body.get("schema", {}).get("$ref", "")
+    schema = schemas.get(ref.rsplit("/", 1)[-1], {}) if ref else body.get("schema", {})
+    fields = []
+    for name, prop in schema.get("properties", {}).items():
+        if "$ref" in prop or "allOf" in prop:
+            target = (prop.get("$ref") or prop["allOf"][0].get("$ref", "")).rsplit("/", 1)[-1]
+            prop = {**schemas.get(target, {}), **prop}
+        anyof = prop.get("anyOf") or []
+        for alt in anyof:
+            if "$ref" in alt:
+                anyof = [*anyof, schemas.get(alt["$ref"].rsplit("/", 1)[-1], {})]
+        kinds = {p.get("type") for p in anyof} | {prop.get("type")}
+        enum = prop.get("enum") or next((p.get("enum") for p in anyof if p.get("enum")), None)
+        fmt = prop.get("format") or next((p.get("format") for p in anyof if p.get("format")), None)
+        input_type = "text"
+        if fmt == "date-time":
+            input_type = "datetime-local"
+        elif fmt == "date":
+            input_type = "date"
+        elif kinds & {"integer", "number"}:
+            input_type = "number"
+        elif "boolean" in kinds:
+            input_type = "checkbox"
+        elif "array" in kinds:
+            input_type = "list"
+        fields.append(
+            {
+                "name": name,
+                "title": prop.get("title", name),
+                "type": input_type,
+                "enum": enum,
+                "required": name in schema.get("required", []),
+                "default": prop.get("default"),
+            }
+        )
+    return fields
+
+
+def _forms(request: Request, ops: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Create forms from POST endpoints without path parameters (built from OpenAPI)."""
+    spec = request.app.openapi()
     out: list[dict[str, Any]] = []
-    for r in routes:
-        if "POST" not in (r.methods or set()) or "{" in r.path:
+    for method, path, op in ops:
+        if method != "POST" or "{" in path:
             continue
-        op = spec.get("paths", {}).get(r.path, {}).get("post", {})
-        body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-        ref = body.get("schema", {}).get("$ref", "")
-        schema = schemas.get(ref.rsplit("/", 1)[-1], {}) if ref else {}
-        fields = []
-        for name, prop in schema.get("properties", {}).items():
-            if "$ref" in prop or "allOf" in prop:
-                target = (prop.get("$ref") or prop["allOf"][0].get("$ref", "")).rsplit("/", 1)[-1]
-                prop = {**schemas.get(target, {}), **prop}
-            anyof = prop.get("anyOf") or []
-            kinds = {p.get("type") for p in anyof} | {prop.get("type")}
-            enum = prop.get("enum") or next((p.get("enum") for p in anyof if p.get("enum")), None)
-            fmt = prop.get("format") or next(
-                (p.get("format") for p in anyof if p.get("format")), None
-            )
-            input_type = "text"
-            if fmt == "date-time":
-                input_type = "datetime-local"
-            elif fmt == "date":
-                input_type = "date"
-            elif kinds & {"integer", "number"}:
-                input_type = "number"
-            elif "boolean" in kinds:
-                input_type = "checkbox"
-            elif "array" in kinds:
-                input_type = "list"
-            fields.append(
-                {
-                    "name": name,
-                    "title": prop.get("title", name),
-                    "type": input_type,
-                    "enum": enum,
-                    "required": name in schema.get("required", []),
-                    "default": prop.get("default"),
-                    "json_type": "integer"
-                    if "integer" in kinds
-                    else ("number" if "number" in kinds else None),
-                }
-            )
-        out.append({"path": r.path, "summary": op.get("summary") or r.name, "fields": fields})
+        fields = _fields(spec, op)
+        if not fields:
+            continue
+        out.append({"path": path, "summary": op.get("summary") or path, "fields": fields})
     return out
+
+
+_ONE_PARAM = re.compile(r"^(?P<base>[^{}]+)/\{(?P<param>\w+)\}(?P<rest>/[^{}]*)?$")
+
+
+def _item_ops(
+    request: Request, ops: list[tuple[str, str, dict[str, Any]]], list_path: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Per-item actions and views of a list: ``{list_path}/{id}/...`` endpoints."""
+    spec = request.app.openapi()
+    actions: list[dict[str, Any]] = []
+    views: list[dict[str, Any]] = []
+    for method, path, op in ops:
+        m = _ONE_PARAM.match(path)
+        if m is None or m.group("base") != list_path:
+            continue
+        entry = {
+            "template": path,
+            "param": m.group("param"),
+            "summary": op.get("summary") or (m.group("rest") or path).strip("/"),
+        }
+        if method == "GET":
+            views.append(entry)
+        elif method == "POST":
+            actions.append({**entry, "fields": _fields(spec, op) or []})
+    return {"actions": actions, "views": views}
+
+
+def _item_key(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    for key in ("id", "code", "uid"):
+        if item.get(key) is not None:
+            return str(item[key])
+    return None
 
 
 async def _domain_page(request: Request, page: str) -> HTMLResponse:
     package, title_key = DOMAIN_PAGES[page]
-    if importlib.util.find_spec(f"{package}.api") is None:
+    ops = _domain_ops(request, package)
+    if not ops:
         return render(
             request, "domain.html", title_key=title_key, available=False, sections=[], forms=[]
         )
-    routes = _domain_routes(request, package)
-    lists = [r for r in routes if "GET" in (r.methods or set()) and "{" not in r.path]
+    lists = [(path, op) for method, path, op in ops if method == "GET" and "{" not in path]
     sections: list[dict[str, Any]] = []
     transport = httpx.ASGITransport(app=request.app)
     headers = {"cookie": request.headers.get("cookie", ""), "accept": "application/json"}
     async with httpx.AsyncClient(
         transport=transport, base_url="http://internal", headers=headers, timeout=30
     ) as client:
-        for r in lists:
+        for path, op in lists:
+            summary = op.get("summary") or path
             try:
-                resp = await client.get(r.path)
+                resp = await client.get(path)
             except Exception as exc:  # a broken endpoint must not take the page down
-                sections.append({"path": r.path, "summary": r.summary or r.name, "error": str(exc)})
+                sections.append({"path": path, "summary": summary, "error": str(exc)})
                 continue
             if resp.status_code != 200:
                 try:
                     msg = resp.json()["error"]["message"]
                 except Exception:
                     msg = f"HTTP {resp.status_code}"
-                sections.append({"path": r.path, "summary": r.summary or r.name, "error": msg})
+                sections.append({"path": path, "summary": summary, "error": msg})
                 continue
             payload = resp.json()
             table = _table(payload)
             sections.append(
                 {
-                    "path": r.path,
-                    "summary": r.summary or r.name,
+                    "keys": [_item_key(it) for it in table["raw"]]
+                    if isinstance(table["raw"], list)
+                    else [],
+                    **_item_ops(request, ops, path),
+                    "path": path,
+                    "summary": summary,
                     "table": table,
                     "calendar": _calendar(table["raw"]),
                     "error": None,
@@ -738,8 +788,40 @@ async def _domain_page(request: Request, page: str) -> HTMLResponse:
         title_key=title_key,
         available=True,
         sections=sections,
-        forms=_forms(request, routes),
+        forms=_forms(request, ops),
     )
+
+
+@router.get("/view")
+async def view_api(
+    request: Request,
+    principal: PagePrincipal,
+    path: Annotated[str, Query(max_length=300, pattern=r"^/api/[A-Za-z0-9_./{}%-]*$")],
+) -> HTMLResponse:
+    """Any API resource the user may read, shown as a table (attendance, one class ...)."""
+    transport = httpx.ASGITransport(app=request.app)
+    headers = {"cookie": request.headers.get("cookie", ""), "accept": "application/json"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://internal", headers=headers, timeout=30
+    ) as client:
+        resp = await client.get(path)
+    if resp.status_code != 200:
+        try:
+            msg = resp.json()["error"]["message"]
+        except Exception:
+            msg = f"HTTP {resp.status_code}"
+        return render_error(request, status=resp.status_code, message=msg)
+    payload = resp.json()
+    tables = []
+    if isinstance(payload, dict) and "items" not in payload:
+        scalars = {k: v for k, v in payload.items() if not isinstance(v, list)}
+        tables.append(("", _table(scalars)))
+        for key, value in payload.items():
+            if isinstance(value, list):
+                tables.append((key, _table(value)))
+    else:
+        tables.append(("", _table(payload)))
+    return render(request, "view.html", api_path=path, tables=tables)
 
 
 @router.get("/monitoring")

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from inventory.config import Settings
 from inventory.db import make_engine, session_scope, upgrade
+from inventory.errors import NotFound
 from inventory.models import Unit
 from inventory.runtime import console
 from inventory.secrets import generate_key
@@ -52,6 +53,38 @@ def seed_if_empty(engine: Engine) -> bool:
 
     seed_demo(engine, size="demo")
     return True
+
+
+def seed_demo_extras(engine: Engine) -> list[str]:
+    """What the demo needs from domains beyond the inventory: a Jitsi deployment record so the
+    booking form works (its URL is never contacted in demo mode). Returns what was added; a
+    domain that is missing or changed its API is skipped with a log line."""
+    added: list[str] = []
+    try:
+        import secrets
+
+        from videoconf.service import ConferenceService
+
+        with session_scope(engine) as session:
+            svc = ConferenceService(session, actor="tldops-up")
+            try:
+                svc.deployment("demo")
+            except NotFound:
+                svc.add_deployment(
+                    name="demo",
+                    base_url="https://meet.congdoan.vn",
+                    app_id="tldops",
+                    app_secret=secrets.token_urlsafe(48),
+                    domain="meet.congdoan.vn",
+                    max_participants=500,
+                    bandwidth_mbps=1000,
+                )
+                added.append("videoconf deployment 'demo'")
+    except ImportError:
+        pass
+    except Exception:
+        log.exception("demo extras for videoconf skipped")
+    return added
 
 
 def ensure_first_admin(engine: Engine) -> tuple[str, str] | None:
@@ -109,6 +142,8 @@ def register(app: typer.Typer) -> None:
             with console.status("Tạo dữ liệu mẫu / seeding the demo federation …"):
                 if seed_if_empty(engine):
                     console.print("Đã tạo dữ liệu mẫu / demo federation seeded")
+                for extra in seed_demo_extras(engine):
+                    console.print(f"+ {extra}")
         first = ensure_first_admin(engine)
         if first is not None:
             console.print(

@@ -274,6 +274,9 @@ class SecurityHeaders:
 def mount_domain_routers(app: FastAPI, modules: Iterable[str] = DOMAIN_ROUTERS) -> list[str]:
     """Include every domain's ``router`` that exists; returns the modules mounted.
 
+    ``app.state.domain_operations[package]`` lists each mounted domain's operations as
+    ``(method, path)`` pairs (the dashboard composes its domain pages from them).
+
     A domain whose module is missing is skipped quietly; one that fails to import is logged and
     skipped, so a broken domain never takes the whole front door down.
     """
@@ -290,6 +293,11 @@ def mount_domain_routers(app: FastAPI, modules: Iterable[str] = DOMAIN_ROUTERS) 
             continue
         app.include_router(router, responses=ERROR_RESPONSES)
         mounted.append(name)
+        probe = FastAPI()
+        probe.include_router(router)
+        ops = app.state.domain_operations.setdefault(name.split(".")[0], [])
+        for path, methods in probe.openapi().get("paths", {}).items():
+            ops.extend((m.upper(), path) for m in methods)
     return mounted
 
 
@@ -341,6 +349,7 @@ def create_app(
     app.state.secure_cookies = secure_cookies
     app.add_middleware(SecurityHeaders)
     _install_error_handlers(app)
+    app.state.domain_operations = {}
     app.state.mounted = mount_domain_routers(app, domain_routers)
     app.state.metrics = _metrics_registry(engine)
 

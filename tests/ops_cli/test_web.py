@@ -1,0 +1,323 @@
+"""The web front door: login with CSRF, cookie flags, CSRF on cookie-authenticated API writes,
+logout everywhere, lockout over HTTP, one-time passwords, the dashboard pages and language."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from inventory.db import session_scope
+from inventory.models import AuditRecord
+from ops_cli.accounts import AccountService
+from ops_cli.i18n import fmt_date
+from tests.ops_cli.conftest import World, password_of
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def login(client: TestClient, username: str, password: str | None = None) -> str:
+    """Log in through the form; returns the session's CSRF token from the next page."""
+    form = client.get("/login")
+    token = CSRF_FIELD.search(form.text)
+    assert token is not None
+    resp = client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password or password_of(username),
+            "csrf_token": token.group(1),
+            "next": "/units",
+        },
+        follow_redirects=False,
+    )
+    assert resp.status_code == 303, resp.text
+    page = client.get("/units")
+    assert page.status_code == 200
+    found = CSRF_FIELD.search(page.text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_login_sets_hardened_cookie_and_redirects(client: TestClient) -> None:
+    form = client.get("/login")
+    token = CSRF_FIELD.search(form.text)
+    assert token is not None
+    resp = client.post(
+        "/login",
+        data={
+            "username": "it_hni",
+            "password": "it_hni-password",
+            "csrf_token": token.group(1),
+            "next": "https://evil.example/",
+        },
+        follow_redirects=False,
+    )
+    assert resp.status_code == 303
+    assert resp.headers["location"] == "/scorecard"  # no open redirect
+    cookie = next(
+        v
+        for k, v in resp.headers.multi_items()
+        if k == "set-cookie" and v.startswith("tldops_session=")
+    )
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert resp.headers["x-frame-options"] == "DENY"
+
+
+def test_secure_flag_when_configured(world: World) -> None:
+    from ops_cli.web import create_app
+
+    app = create_app(world.engine, secure_cookies=True)
+    with TestClient(app, base_url="https://testserver") as c:
+        form = c.get("/login")
+        token = CSRF_FIELD.search(form.text)
+        assert token is not None
+        resp = c.post(
+            "/login",
+            data={
+                "username": "viewer_hni",
+                "password": "viewer_hni-password",
+                "csrf_token": token.group(1),
+            },
+            follow_redirects=False,
+        )
+        cookie = next(
+            v
+            for k, v in resp.headers.multi_items()
+            if k == "set-cookie" and v.startswith("tldops_session=")
+        )
+        assert "Secure" in cookie
+
+
+def test_login_form_needs_its_csrf_token(client: TestClient) -> None:
+    client.get("/login")
+    resp = client.post(
+        "/login",
+        data={"username": "it_hni", "password": "it_hni-password", "csrf_token": "forged"},
+        follow_redirects=False,
+    )
+    assert resp.status_code == 403
+    assert "tldops_session" not in client.cookies
+
+
+def test_wrong_password_shows_message_and_is_recorded(client: TestClient, world: World) -> None:
+    form = client.get("/login?lang=en")
+    token = CSRF_FIELD.search(form.text)
+    assert token is not None
+    resp = client.post(
+        "/login", data={"username": "viewer_hni", "password": "nope", "csrf_token": token.group(1)}
+    )
+    assert resp.status_code == 401
+    assert "wrong username or password" in resp.text
+
+
+def test_cookie_api_writes_need_the_csrf_header(client: TestClient, world: World) -> None:
+    csrf = login(client, "it_hni")
+    body = {"unit_code": world.hni_unit, "isp": "VNPT", "kind": "ftth", "bandwidth_mbps": 200}
+    refused = client.put("/api/links", json=body)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["type"] == "CsrfFailed"
+    wrong = client.put("/api/links", json=body, headers={"X-CSRF-Token": "nope"})
+    assert wrong.status_code == 403
+    ok = client.put("/api/links", json=body, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 200, ok.text
+    # Reads need no token; bearer clients need none either.
+    assert client.get("/api/links?unit=HNI").status_code == 200
+    body["bandwidth_mbps"] = 300
+    assert (
+        client.put(
+            "/api/links", json=body, headers={"Authorization": f"Bearer {world.tokens['it_hni']}"}
+        ).status_code
+        == 200
+    )
+    with session_scope(world.engine) as s:
+        actors = set(
+            s.scalars(select(AuditRecord.actor).where(AuditRecord.entity == "internet_link"))
+        )
+    assert "web:it_hni" in actors
+
+
+def test_logout_everywhere_ends_every_session(world: World) -> None:
+    with TestClient(world.app) as a, TestClient(world.app) as b:
+        csrf_a = login(a, "viewer_hni")
+        login(b, "viewer_hni")
+        assert b.get("/api/units").status_code == 200
+        resp = a.post(
+            "/logout", data={"csrf_token": csrf_a, "everywhere": "true"}, follow_redirects=False
+        )
+        assert resp.status_code == 303
+        assert b.get("/api/units").status_code == 401
+        assert b.get("/units", follow_redirects=False).status_code == 303
+
+
+def test_logout_form_needs_csrf(client: TestClient) -> None:
+    login(client, "viewer_hni")
+    resp = client.post("/logout", data={"csrf_token": "forged"}, follow_redirects=False)
+    assert resp.status_code == 403
+    assert client.get("/api/units").status_code == 200
+
+
+def test_lockout_over_http(world: World) -> None:
+    with session_scope(world.engine) as s:
+        AccountService(s).create_user(username="lockme", password="lockme-password")
+    with TestClient(world.app) as c:
+        statuses = []
+        for _ in range(6):
+            token = CSRF_FIELD.search(c.get("/login").text)
+            assert token is not None
+            statuses.append(
+                c.post(
+                    "/login",
+                    data={
+                        "username": "lockme",
+                        "password": "bad-pass",
+                        "csrf_token": token.group(1),
+                    },
+                ).status_code
+            )
+        assert statuses[:5] == [401] * 5 and statuses[5] == 423
+        token = CSRF_FIELD.search(c.get("/login").text)
+        assert token is not None
+        right = c.post(
+            "/login",
+            data={
+                "username": "lockme",
+                "password": "lockme-password",
+                "csrf_token": token.group(1),
+            },
+        )
+        assert right.status_code == 423
+
+
+def test_one_time_password_must_be_changed_first(world: World) -> None:
+    with session_scope(world.engine) as s:
+        svc = AccountService(s)
+        _u, otp = svc.create_user(username="newbie")
+        svc.grant(
+            username="newbie",
+            role=__import__("inventory.security").security.Role.viewer,
+            unit_code="HNI",
+        )
+    assert otp is not None
+    with TestClient(world.app) as c:
+        token = CSRF_FIELD.search(c.get("/login").text)
+        assert token is not None
+        c.post("/login", data={"username": "newbie", "password": otp, "csrf_token": token.group(1)})
+        page = c.get("/scorecard", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/account/password"
+        assert c.get("/api/units").status_code == 401
+        form = c.get("/account/password")
+        csrf = CSRF_FIELD.search(form.text)
+        assert csrf is not None
+        done = c.post(
+            "/account/password",
+            data={"old": otp, "new": "newbie new password", "csrf_token": csrf.group(1)},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        assert c.get("/api/units").status_code == 200
+
+
+def test_scorecard_page_with_charts_and_drilldown(client: TestClient, world: World) -> None:
+    login(client, "admin")
+    page = client.get("/scorecard")
+    assert page.status_code == 200
+    assert "Chỉ tiêu kế hoạch" in page.text  # Vietnamese by default
+    assert 'src="/static/plotly.min.js"' in page.text
+    assert "chart-equipped_offices" in page.text
+    assert "Liên đoàn Lao động thành phố Hà Nội" in page.text  # a child unit row
+    js = client.get("/static/plotly.min.js")
+    assert js.status_code == 200 and "Plotly" in js.text[:5000] and len(js.text) > 1_000_000
+    drill = client.get("/scorecard/equipped_offices?unit=HNI")
+    assert drill.status_code == 200
+    assert 'id="failing-table"' in drill.text
+    report = client.get("/api/targets?unit=HNI").json()
+    ind = next(i for i in report["indicators"] if i["id"] == "equipped_offices")
+    for failing in ind["failing"][:3]:
+        assert failing["code"] in drill.text
+    en = client.get("/scorecard?lang=en")
+    assert "Plan scorecard" in en.text
+    assert client.cookies.get("tldops_lang") == "en"
+    assert "Plan scorecard" in client.get("/scorecard").text
+
+
+def test_province_user_scorecard_and_pages_stay_in_province(
+    client: TestClient, world: World
+) -> None:
+    login(client, "it_hni")
+    page = client.get("/scorecard")
+    assert "Liên đoàn Lao động thành phố Hà Nội" in page.text
+    assert client.get("/scorecard?unit=HCM").status_code == 404
+    assert client.get(f"/units/{world.hcm_unit}").status_code == 404
+    assert client.get(f"/devices/{world.hcm_device}").status_code == 404
+    assert client.get(f"/officers/{world.hcm_officer}").status_code == 404
+    assert client.get(f"/devices/{world.hni_device}").status_code == 200
+    search = client.get("/units", params={"q": "ho chi minh"})
+    assert "Hồ Chí Minh" not in search.text.split('id="search-results"')[1]
+
+
+def test_search_ignores_diacritics_and_pages_show_custody(client: TestClient, world: World) -> None:
+    login(client, "admin")
+    page = client.get("/units", params={"q": "ha noi"})
+    results = page.text.split('id="search-results"')[1]
+    assert "Liên đoàn Lao động thành phố Hà Nội" in results
+    dev = client.get(f"/devices/{world.hni_device}")
+    assert dev.status_code == 200 and 'id="custody"' in dev.text
+    hist = client.get(f"/api/devices/{world.hni_device}/custody").json()
+    assert hist, "the seeded device has a custody history"
+    assert fmt_date(date.fromisoformat(hist[0]["assigned_on"])) in dev.text
+    off = client.get(f"/officers/{world.hni_officer}")
+    assert off.status_code == 200 and world.hni_officer in off.text
+
+
+@pytest.mark.parametrize("page", ["/monitoring", "/operations", "/conferences", "/training"])
+def test_domain_pages_render(client: TestClient, page: str) -> None:
+    login(client, "admin")
+    resp = client.get(page)
+    assert resp.status_code == 200
+    assert 'id="not-available"' in resp.text or "<section" in resp.text or "api-form" in resp.text
+
+
+def test_anonymous_pages_redirect_to_login(client: TestClient) -> None:
+    for page in ("/scorecard", "/units", "/account", "/monitoring"):
+        resp = client.get(page, follow_redirects=False)
+        assert resp.status_code == 303 and resp.headers["location"].startswith("/login")
+
+
+def test_tokens_created_in_the_browser_are_shown_once(client: TestClient) -> None:
+    csrf = login(client, "viewer_hni")
+    page = client.post("/account/tokens", data={"name": "script", "csrf_token": csrf})
+    found = re.search(r'id="new-token">(tld_[^<]+)<', page.text)
+    assert found is not None
+    raw = found.group(1)
+    with TestClient(client.app) as other:
+        assert (
+            other.get("/api/units", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+        )
+    again = client.get("/account")
+    assert raw not in again.text
+
+
+def test_metrics_open_to_loopback_only(world: World) -> None:
+    with TestClient(world.app, client=("127.0.0.1", 5000)) as local:
+        assert local.get("/metrics").status_code == 200
+    with TestClient(world.app, client=("198.18.0.5", 5000)) as remote:
+        assert remote.get("/metrics").status_code == 401
+        assert remote.get("/metrics", headers=world.headers("viewer_hni")).status_code == 200
+
+
+def test_error_bodies_follow_the_contract(client: TestClient, world: World) -> None:
+    missing = client.get("/api/units/NOPE", headers=world.headers("admin"))
+    assert missing.status_code == 404
+    assert set(missing.json()["error"]) >= {"type", "message", "hint", "problems"}
+    dup = client.post(
+        "/api/units",
+        headers=world.headers("admin"),
+        json={"code": "HNI", "name": "x", "level": 3, "kind": "district", "parent_code": "HNI"},
+    )
+    assert dup.status_code == 409
+    bad = client.get("/api/units?limit=0", headers=world.headers("admin"))
+    assert bad.status_code == 422 and bad.json()["error"]["problems"]
