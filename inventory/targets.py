@@ -438,7 +438,6 @@ class Scope:
                     met=met,
                 )
             )
-        order = {u.code: u.path for u in self.units.values()}
         value, met = _ratio(num, den, indicator.target)
         return IndicatorResult(
             id=indicator.id,
@@ -449,8 +448,9 @@ class Scope:
             denominator=den,
             value=value,
             met=met,
-            # Tree order (a province, then its districts), then code within a unit.
-            failing=sorted(failing, key=lambda f: (order.get(f.unit_code, ""), f.code)),
+            # By unit code, then own code: what people scan for in a long list (unit codes of
+            # districts usually extend their province's code, so a province stays together).
+            failing=sorted(failing, key=lambda f: (f.unit_code, f.code)),
             children=children,
         )
 

@@ -169,8 +169,8 @@ def test_equipped_offices_counts_only_active_records_of_in_scope_units(session: 
         "HN-BD": ["no_active_printer", "no_active_network_device", "no_active_internet_link"],
         "CDGT": ["no_active_computer", "no_active_network_device"],
     }
-    # Tree order: the root, then each child's subtree in path order.
-    assert [f.code for f in res.failing] == ["TLD", "HN-BD", "CDGT"]
+    # Ordered by unit code, then code.
+    assert [f.code for f in res.failing] == ["CDGT", "HN-BD", "TLD"]
     bd = next(f for f in res.failing if f.code == "HN-BD")
     assert bd.kind == "unit" and bd.unit_code == "HN-BD" and bd.name == "LĐLĐ quận Ba Đình"
     assert bd.reasons[0].vi == "không có máy in đang hoạt động"
