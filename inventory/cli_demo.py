@@ -8,8 +8,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from inventory.config import Settings
 from inventory.demo import DEFAULT_SEED, DemoSize, seed_demo
 from inventory.runtime import console, get_engine
+from inventory.secrets import SecretBox
 
 STAGES = {
     "units": "Cây tổ chức / organisation tree",
@@ -33,6 +35,8 @@ def demo(
     if size not in ("demo", "large"):
         raise typer.BadParameter("size must be 'demo' or 'large'", param_hint="--size")
     chosen: DemoSize = "large" if size == "large" else "demo"
+    # Fail on a missing key before the database file is even created.
+    SecretBox.from_settings(Settings.from_env())
     engine = get_engine()
     with Progress(
         TextColumn("{task.description}"),

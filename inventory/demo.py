@@ -361,14 +361,14 @@ PLANS: dict[str, DemoPlan] = {
 def plan_for_hosts(hosts: int) -> DemoPlan:
     """A plan whose federation has roughly ``hosts`` Ansible hosts (active, with a mgmt IP).
 
-    The level-2/3 layers of the demo plan give ≈ 7 000 hosts; every grassroots union adds one
-    router (and sometimes a switch), ≈ 1.25 hosts each.
+    The levels 1-3 of the demo plan give ≈ 4 200 hosts over ≈ 706 level-3 unions; every
+    grassroots union adds a router (and one time in four a switch), ≈ 1.225 active hosts each.
 
     >>> plan_for_hosts(100_000).grassroots_per_parent
-    (106, 106)
+    (111, 111)
     """
     base = PLANS["demo"]
-    per_parent = max(0, round((hosts - 7000) / 1.25 / 700))
+    per_parent = max(0, round((hosts - 4200) / 1.225 / 706))
     return DemoPlan(
         f"hosts-{hosts}",
         base.province_children,

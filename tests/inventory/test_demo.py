@@ -353,3 +353,15 @@ def test_cli_demo_shows_summary_and_refuses_second_run(db_url: str) -> None:
     assert "Traceback" not in second.output
     bad = runner.invoke(app, ["inventory", "demo", "--size", "huge"], env=env)
     assert bad.exit_code == 2
+
+
+def test_cli_demo_without_secret_key_says_how_to_make_one(tmp_path: Path) -> None:
+    target = tmp_path / "never-created.db"
+    result = CliRunner().invoke(
+        app,
+        ["inventory", "demo"],
+        env={"TLDOPS_DATABASE_URL": f"sqlite:///{target}", "TLDOPS_SECRET_KEY": ""},
+    )
+    assert result.exit_code == 2
+    assert "TLDOPS_SECRET_KEY" in result.output and "secret-key" in result.output
+    assert not target.exists()
