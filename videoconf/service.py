@@ -977,7 +977,10 @@ class ConferenceService:
             rrule=conf.rrule,
             status=conf.status.value,
             sequence=conf.sequence,
-            invitees=len(conf.invitations),
+            invitees=self.session.scalar(
+                select(func.count()).where(Invitation.conference_id == conf.id)
+            )
+            or 0,
         )
 
     def detail(self, conf: Conference) -> ConferenceDetail:
@@ -1238,17 +1241,26 @@ class ConferenceService:
         self.session.flush()
         return row
 
-    @staticmethod
     def _match_invitation(
-        conf: Conference, *, email: str | None, user_id: str | None
+        self, conf: Conference, *, email: str | None, user_id: str | None
     ) -> Invitation | None:
+        """The invitation this occupant is: by e-mail first, then by the JWT user id."""
         mail = (email or "").strip().lower()
-        for inv in conf.invitations:
-            if mail and inv.email and inv.email.lower() == mail:
+        if mail:
+            inv = self.session.scalar(
+                select(Invitation)
+                .where(Invitation.conference_id == conf.id, func.lower(Invitation.email) == mail)
+                .order_by(Invitation.id)
+                .limit(1)
+            )
+            if inv is not None:
                 return inv
-        for inv in conf.invitations:
-            if user_id and inv.officer.code == user_id:
-                return inv
+        if user_id:
+            return self.session.scalar(
+                select(Invitation)
+                .join(Officer, Officer.id == Invitation.officer_id)
+                .where(Invitation.conference_id == conf.id, Officer.code == user_id)
+            )
         return None
 
     def _match_officer(self, *, email: str | None, user_id: str | None) -> Officer | None:
