@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,7 +31,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from inventory.errors import OpsError
-from inventory.runtime import cli_session, console, current_actor
+from inventory.runtime import cli_session, console, current_actor, err_console
 from inventory.targets import (
     ChildResult,
     IndicatorRegistry,
@@ -129,7 +130,13 @@ def _local(report_as_of: Any) -> str:
 
 
 def _registry(indicators: list[str] | None) -> IndicatorRegistry:
-    full = default_registry()
+    # A plug-in indicator that fails to load is skipped with a warning; show it as one clear
+    # line on stderr rather than Python's warning format with a source line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        full = default_registry()
+    for w in caught:
+        err_console.print(f"[yellow]Cảnh báo / Warning:[/] {w.message}", highlight=False)
     if not indicators:
         return full
     chosen = IndicatorRegistry()

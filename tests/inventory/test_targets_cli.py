@@ -196,3 +196,25 @@ def test_snapshot_snapshots_compare(cli: tuple[CliRunner, dict[str, str]], db_ur
     assert res.exit_code == 0 and "+25.0" in res.stdout and "HN-BD" in res.stdout
     res = runner.invoke(app, ["targets", "compare", "Q2/2026", "Q9/2099"], env=env)
     assert res.exit_code == 2 and "Q9/2099" in res.stderr
+
+
+def test_broken_plugin_is_a_warning_not_a_failure(
+    cli: tuple[CliRunner, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A distribution on sys.path publishes a ``tldops.indicators`` entry point whose module
+    does not exist: the report still runs, and stderr says which plug-in was skipped."""
+    info = tmp_path / "tldops_broken_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: tldops-broken-plugin\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[tldops.indicators]\nbroken_demo = tldops_missing_module:Indicator\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    runner, env = cli
+    res = runner.invoke(app, ["targets", "-f", "json", "-i", "eis_usage"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "Cảnh báo / Warning" in res.stderr and "broken_demo" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert [i["id"] for i in json.loads(res.stdout)["indicators"]] == ["eis_usage"]
