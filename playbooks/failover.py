@@ -1,0 +1,464 @@
+"""keepalived VRRP pairs: who is master, split-brain detection, and timed failover drills.
+
+The ``keepalived_pair`` role installs a notify hook that writes ``<STATE> <epoch> <instance>``
+into a state file on every transition. tldops reads those files over SSH (paramiko)::
+
+    statuses = pair_status(session, box=box)
+    [(s.pair, s.health.value, [n.state.value for n in s.nodes]) for s in statuses]
+    # [('portal', 'ok', ['MASTER', 'BACKUP'])]
+
+    result = drill_failover(session, pair="portal", box=box, clock=now, actor="cli:root")
+    result.failover_seconds   # stop of the master → service answers on the VIP from the backup
+
+A drill stops keepalived on the master (the node's ``stop_command``), waits until another node
+reports MASTER and the pair's ``check_url`` answers on the virtual IP from that node, restarts
+the old master (``start_command``) and waits until the pair is healthy again. Every wait is
+bounded. Results land in ``pb_drills`` and as a ``failover`` event; split-brain or no master
+raises a ``split_brain`` event.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from inventory.enums import Severity
+from inventory.errors import NotFound
+from inventory.models import CredentialProfile, Unit
+from inventory.secrets import SecretBox
+from inventory.service import audit, record_event
+from playbooks.enums import DrillKind, PairHealth, VrrpState
+from playbooks.errors import FailoverError
+from playbooks.models import Drill, VrrpNode, VrrpPair
+
+SOURCE = "playbooks.failover"
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class NodeState:
+    name: str
+    state: VrrpState
+    since: datetime | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PairStatus:
+    pair: str
+    vip: str
+    health: PairHealth
+    nodes: tuple[NodeState, ...]
+
+    @property
+    def master(self) -> str | None:
+        masters = [n.name for n in self.nodes if n.state is VrrpState.master]
+        return masters[0] if len(masters) == 1 else None
+
+
+@dataclass(frozen=True)
+class FailoverDrillResult:
+    drill_id: int
+    pair: str
+    ok: bool
+    old_master: str
+    new_master: str | None
+    failover_seconds: float | None  # stop → service answers on the VIP from the new master
+    vip_moved_seconds: float | None  # stop → new master's notify hook reported MASTER
+    restored_seconds: float | None  # restart → pair healthy again
+    error: str | None
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Input of :func:`define_pair` for one node."""
+
+    name: str
+    ssh_host: str
+    state_file: str
+    stop_command: str
+    start_command: str
+    ssh_port: int = 22
+    ssh_profile: str | None = None
+    priority: int = 100
+
+
+def define_pair(
+    session: Session,
+    *,
+    name: str,
+    vip: str,
+    virtual_router_id: int,
+    unit_code: str,
+    nodes: Sequence[NodeSpec],
+    actor: str,
+    check_url: str | None = None,
+) -> VrrpPair:
+    """Create or replace the description of a keepalived pair (audited).
+
+    >>> define_pair(session, name="portal", vip="198.18.40.100", virtual_router_id=51,
+    ...             unit_code="TLD", actor="cli", nodes=[NodeSpec(name="web-a", ...), ...])
+    """
+    unit = session.scalar(select(Unit).where(Unit.code == unit_code))
+    if unit is None:
+        raise NotFound(f"Không có đơn vị {unit_code!r} / no unit {unit_code!r}")
+    pair = session.scalar(select(VrrpPair).where(VrrpPair.name == name))
+    before = None
+    if pair is None:
+        pair = VrrpPair(name=name, vip=vip, virtual_router_id=virtual_router_id, unit_id=unit.id)
+        session.add(pair)
+    else:
+        before = {"vip": pair.vip, "nodes": [n.name for n in pair.nodes]}
+        pair.nodes.clear()
+        session.flush()
+    pair.vip, pair.virtual_router_id, pair.unit_id, pair.check_url = (
+        vip,
+        virtual_router_id,
+        unit.id,
+        check_url,
+    )
+    for spec in nodes:
+        prof_id = None
+        if spec.ssh_profile:
+            prof = session.scalar(
+                select(CredentialProfile).where(CredentialProfile.name == spec.ssh_profile)
+            )
+            if prof is None:
+                raise NotFound(f"Không có hồ sơ {spec.ssh_profile!r} / no profile")
+            prof_id = prof.id
+        pair.nodes.append(
+            VrrpNode(
+                name=spec.name,
+                priority=spec.priority,
+                ssh_host=spec.ssh_host,
+                ssh_port=spec.ssh_port,
+                ssh_profile_id=prof_id,
+                state_file=spec.state_file,
+                stop_command=spec.stop_command,
+                start_command=spec.start_command,
+            )
+        )
+    session.flush()
+    audit(
+        session,
+        actor=actor,
+        action="create" if before is None else "update",
+        entity="vrrp_pair",
+        entity_key=name,
+        before=before,
+        after={"vip": vip, "nodes": [s.name for s in nodes]},
+        unit_path=unit.path,
+    )
+    return pair
+
+
+# -- SSH ---------------------------------------------------------------------------------------
+
+
+def run_on_node(
+    node: VrrpNode, command: str, *, box: SecretBox, timeout_s: float = 15.0
+) -> tuple[int, str, str]:
+    """Run ``command`` on ``node`` over SSH; returns (exit status, stdout, stderr).
+
+    The profile may hold a ``password`` or a ``private_key`` (PEM); ``params.sudo`` prefixes
+    state-file reads with ``sudo -n``.
+    """
+    import paramiko
+
+    prof = node.ssh_profile
+    secret = box.open(prof.secret_blob) if prof is not None else {}
+    client = paramiko.SSHClient()
+    # Nodes of a pair are inside the data center and registered by IT staff; their host keys
+    # are checked by the config backup. Here a missing key must not block a failover reading.
+    client.set_missing_host_key_policy(paramiko.WarningPolicy())
+    pkey = None
+    if secret.get("private_key"):
+        pkey = paramiko.PKey.from_private_key(io.StringIO(str(secret["private_key"])))
+    try:
+        client.connect(
+            node.ssh_host,
+            port=node.ssh_port,
+            username=(prof.username if prof else None) or "root",
+            password=secret.get("password"),
+            pkey=pkey,
+            allow_agent=False,
+            look_for_keys=pkey is None and not secret.get("password"),
+            timeout=timeout_s,
+            banner_timeout=timeout_s,
+            auth_timeout=timeout_s,
+        )
+        _, stdout, stderr = client.exec_command(command, timeout=timeout_s)
+        out = stdout.read().decode("utf-8", "replace")
+        err = stderr.read().decode("utf-8", "replace")
+        return stdout.channel.recv_exit_status(), out, err
+    finally:
+        client.close()
+
+
+def _read_state(node: VrrpNode, *, box: SecretBox) -> NodeState:
+    sudo = bool(node.ssh_profile and (node.ssh_profile.params or {}).get("sudo"))
+    cmd = f"cat -- {shlex.quote(node.state_file)}"
+    if sudo:
+        cmd = f"sudo -n {cmd}"
+    try:
+        rc, out, err = run_on_node(node, cmd, box=box, timeout_s=5)
+    except Exception as exc:
+        return NodeState(node.name, VrrpState.unknown, None, f"{type(exc).__name__}: {exc}")
+    if rc != 0:
+        return NodeState(node.name, VrrpState.unknown, None, err.strip() or f"exit {rc}")
+    parts = out.split()
+    try:
+        state = VrrpState(parts[0].upper())
+    except (IndexError, ValueError):
+        return NodeState(node.name, VrrpState.unknown, None, f"unreadable state {out!r}")
+    since = None
+    if len(parts) > 1 and parts[1].isdigit():
+        since = datetime.fromtimestamp(int(parts[1]), UTC)
+    return NodeState(node.name, state, since)
+
+
+def judge(nodes: Sequence[NodeState]) -> PairHealth:
+    """Exactly one master is healthy; two is split-brain; none is an outage.
+
+    >>> judge([NodeState("a", VrrpState.master, None), NodeState("b", VrrpState.master, None)])
+    <PairHealth.split_brain: 'split_brain'>
+    """
+    masters = sum(1 for n in nodes if n.state is VrrpState.master)
+    if masters > 1:
+        return PairHealth.split_brain
+    if masters == 0:
+        return PairHealth.no_master
+    if any(n.state is VrrpState.unknown for n in nodes):
+        return PairHealth.degraded
+    return PairHealth.ok
+
+
+def _load_pairs(session: Session, name: str | None) -> list[VrrpPair]:
+    q = (
+        select(VrrpPair)
+        .options(selectinload(VrrpPair.nodes).selectinload(VrrpNode.ssh_profile))
+        .order_by(VrrpPair.name)
+    )
+    if name is not None:
+        q = q.where(VrrpPair.name == name)
+    pairs = list(session.scalars(q))
+    if name is not None and not pairs:
+        raise NotFound(
+            f"Không có cặp keepalived {name!r} / no keepalived pair {name!r}",
+            hint="list pairs with `tldops failover status`",
+        )
+    return pairs
+
+
+def read_pair(pair: VrrpPair, *, box: SecretBox) -> PairStatus:
+    """Read every node's state file (no database writes)."""
+    states = tuple(_read_state(n, box=box) for n in pair.nodes)
+    return PairStatus(pair=pair.name, vip=pair.vip, health=judge(states), nodes=states)
+
+
+def pair_status(
+    session: Session, *, box: SecretBox, name: str | None = None, clock: Clock | None = None
+) -> list[PairStatus]:
+    """Read all pairs (or ``name``), remember each node's last state, and raise a
+    ``split_brain`` event for pairs with two masters or none."""
+    now = (clock or (lambda: datetime.now(UTC)))()
+    out: list[PairStatus] = []
+    for pair in _load_pairs(session, name):
+        status = read_pair(pair, box=box)
+        for node, st in zip(pair.nodes, status.nodes, strict=True):
+            node.last_state = st.state
+            if st.state is not VrrpState.unknown:
+                node.last_seen_at = now
+        if status.health in (PairHealth.split_brain, PairHealth.no_master):
+            record_event(
+                session,
+                source=SOURCE,
+                kind="split_brain",
+                severity=Severity.critical,
+                unit_id=pair.unit_id,
+                message=f"{pair.name} ({pair.vip}): {status.health.value} "
+                + ", ".join(f"{n.name}={n.state.value}" for n in status.nodes),
+                data={
+                    "target": pair.name,
+                    "vip": pair.vip,
+                    "health": status.health.value,
+                    "states": {n.name: n.state.value for n in status.nodes},
+                },
+                at=now,
+            )
+        out.append(status)
+    session.flush()
+    return out
+
+
+# -- drill -------------------------------------------------------------------------------------
+
+
+def http_probe(url: str, *, timeout_s: float = 1.0) -> str | None:
+    """Body of a GET on ``url`` or ``None`` when it does not answer 2xx in time."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            if 200 <= resp.status < 300:
+                return str(resp.read(4096).decode("utf-8", "replace"))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return None
+
+
+def _wait(
+    predicate: Callable[[], bool], *, timeout_s: float, interval_s: float = 0.1
+) -> float | None:
+    """Seconds until ``predicate`` holds, or ``None`` after ``timeout_s`` (bounded loop)."""
+    start = time.monotonic()
+    for _ in range(int(timeout_s / interval_s) + 1):
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout_s:
+            break
+        time.sleep(interval_s)
+    return None
+
+
+def drill_failover(
+    session: Session,
+    *,
+    pair: str,
+    box: SecretBox,
+    clock: Clock,
+    actor: str,
+    timeout_s: float = 30.0,
+    probe: Callable[[str], str | None] = http_probe,
+) -> FailoverDrillResult:
+    """Stop the master, time the takeover on the VIP, restore, and record the drill.
+
+    ``probe(check_url)`` returns the body served on the VIP; the node serving it is recognised
+    by its name in the body (each node's page names itself), so "the VIP moved" is observed on
+    the wire, not inferred from state files alone.
+    """
+    (vp,) = _load_pairs(session, pair)
+    started = clock()
+    before = read_pair(vp, box=box)
+    if before.health is not PairHealth.ok or before.master is None:
+        raise FailoverError(
+            f"Cặp {pair} không ổn định trước diễn tập ({before.health.value}) / "
+            f"pair {pair} is not healthy before the drill ({before.health.value})",
+            hint="fix the pair first; `tldops failover status` shows each node",
+        )
+    old = next(n for n in vp.nodes if n.name == before.master)
+    others = [n for n in vp.nodes if n.name != old.name]
+    url = vp.check_url
+
+    def served_by(node_name: str) -> bool:
+        if url is None:
+            return True
+        body = probe(url)
+        return body is not None and node_name in body
+
+    new_master: str | None = None
+    vip_moved = failover = restored = None
+    error: str | None = None
+    t_stop = time.monotonic()
+    rc, _out, err = run_on_node(old, old.stop_command, box=box)
+    if rc != 0:
+        error = f"stop on {old.name} failed: {err.strip() or rc}"
+    else:
+
+        def someone_else_master() -> bool:
+            nonlocal new_master
+            for n in others:
+                if _read_state(n, box=box).state is VrrpState.master:
+                    new_master = n.name
+                    return True
+            return False
+
+        vip_moved = _wait(someone_else_master, timeout_s=timeout_s, interval_s=0.05)
+        if vip_moved is None or new_master is None:
+            error = f"no other node became MASTER within {timeout_s:.0f}s"
+        else:
+            nm = new_master
+            answered = _wait(lambda: served_by(nm), timeout_s=timeout_s, interval_s=0.05)
+            if answered is None:
+                error = f"{url} did not answer from {nm} within {timeout_s:.0f}s"
+            else:
+                failover = time.monotonic() - t_stop
+    # Always try to put the old master back, even after a failed takeover.
+    rc, _out, err = run_on_node(old, old.start_command, box=box)
+    if rc != 0:
+        error = (error + "; " if error else "") + f"restart of {old.name} failed: {err.strip()}"
+    else:
+        # keepalived preempts by default: the highest priority node must be master again.
+        top = max(n.priority for n in vp.nodes)
+        leaders = {n.name for n in vp.nodes if n.priority == top}
+
+        def back_to_normal() -> bool:
+            st = read_pair(vp, box=box)
+            return st.health is PairHealth.ok and (len(leaders) > 1 or st.master in leaders)
+
+        restored = _wait(back_to_normal, timeout_s=timeout_s, interval_s=0.1)
+        if restored is None:
+            error = (error + "; " if error else "") + "pair not healthy again after restart"
+    ok = error is None
+    drill = Drill(
+        kind=DrillKind.failover,
+        target=vp.name,
+        started_at=started,
+        finished_at=clock(),
+        ok=ok,
+        measured_seconds=round(failover, 3) if failover is not None else None,
+        objective_seconds=None,
+        met_objective=ok,
+        actor=actor,
+        details={
+            "vip": vp.vip,
+            "old_master": old.name,
+            "new_master": new_master,
+            "vip_moved_seconds": round(vip_moved, 3) if vip_moved is not None else None,
+            "restored_seconds": round(restored, 3) if restored is not None else None,
+            "check_url": url,
+            **({"error": error} if error else {}),
+        },
+    )
+    session.add(drill)
+    session.flush()
+    record_event(
+        session,
+        source=SOURCE,
+        kind="failover",
+        severity=Severity.info if ok else Severity.critical,
+        unit_id=vp.unit_id,
+        message=(
+            f"{vp.name}: drill {old.name} → {new_master} in {failover:.2f}s"
+            if ok and failover is not None
+            else f"{vp.name}: failover drill failed: {error}"
+        ),
+        data={
+            "target": vp.name,
+            "vip": vp.vip,
+            "drill": True,
+            "drill_id": drill.id,
+            "old_master": old.name,
+            "new_master": new_master,
+            "failover_seconds": drill.measured_seconds,
+            "ok": ok,
+        },
+    )
+    return FailoverDrillResult(
+        drill_id=drill.id,
+        pair=vp.name,
+        ok=ok,
+        old_master=old.name,
+        new_master=new_master,
+        failover_seconds=failover,
+        vip_moved_seconds=vip_moved,
+        restored_seconds=restored,
+        error=error,
+    )
