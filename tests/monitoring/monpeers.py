@@ -11,6 +11,8 @@ Every daemon is torn down at the end and every wait is bounded.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import random
@@ -247,7 +249,10 @@ def smtp_server() -> Iterator[SmtpSink]:
 
     class Collect(Message):
         def handle_message(self, message: Any) -> None:
-            sink.messages.append(message)
+            # Re-parse with the modern policy so headers come back decoded (UTF-8 subjects).
+            sink.messages.append(
+                email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+            )
 
     ctl = Controller(Collect(), hostname="127.0.0.1", port=sink.port)
     ctl.start()
@@ -302,3 +307,96 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+# -- an organisation to monitor ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Org:
+    """TLD (root) → HN (province) → HN-BD (district); TLD → HCM. Each has an IT contact."""
+
+    emails: dict[str, str]  # unit code → IT contact e-mail
+
+
+def build_org(session: Any) -> Org:
+    from inventory.enums import ContactRole, UnitKind
+    from inventory.service import InventoryService
+
+    svc = InventoryService(session, actor="test")
+    svc.create_unit(
+        code="TLD", name="Tổng Liên đoàn Lao động Việt Nam", level=1, kind=UnitKind.central
+    )
+    svc.create_unit(
+        code="HN",
+        name="LĐLĐ Thành phố Hà Nội",
+        level=2,
+        kind=UnitKind.province_federation,
+        parent_code="TLD",
+    )
+    svc.create_unit(
+        code="HN-BD", name="LĐLĐ quận Ba Đình", level=3, kind=UnitKind.district, parent_code="HN"
+    )
+    svc.create_unit(
+        code="HCM",
+        name="LĐLĐ TP Hồ Chí Minh",
+        level=2,
+        kind=UnitKind.province_federation,
+        parent_code="TLD",
+    )
+    emails = {}
+    for unit in ("TLD", "HN", "HN-BD", "HCM"):
+        email = f"it.{unit.lower()}@congdoan.vn"
+        svc.create_officer(
+            code=f"IT-{unit}",
+            full_name=f"Cán bộ CNTT {unit}",
+            unit_code=unit,
+            email=email,
+            it_staff=True,
+        )
+        svc.add_contact(unit_code=unit, officer_code=f"IT-{unit}", role=ContactRole.it)
+        svc.create_site(code=f"{unit}-OFFICE", name=f"Trụ sở {unit}", unit_code=unit)
+        emails[unit] = email
+    session.flush()
+    return Org(emails=emails)
+
+
+def add_snmp_device(
+    session: Any,
+    *,
+    tag: str,
+    kind: Any,
+    unit: str,
+    port: int,
+    community: str | None = None,
+    v3: tuple[str, str, str] | None = None,
+    site: str | None = None,
+    ip: str = "127.0.0.1",
+) -> Any:
+    """A device with its own SNMP credential profile (community or v3 user) on ``port``."""
+    from inventory.config import Settings
+    from inventory.enums import CredentialKind
+    from inventory.secrets import SecretBox
+    from inventory.service import InventoryService
+
+    svc = InventoryService(session, actor="test")
+    box = SecretBox.from_settings(Settings.from_env())
+    if v3 is not None:
+        svc.create_credential(
+            name=f"cred-{tag}",
+            kind=CredentialKind.snmp_v3,
+            username=v3[0],
+            secret={"auth_key": v3[1], "priv_key": v3[2]},
+            box=box,
+            params={"port": port},
+        )
+    else:
+        svc.create_credential(
+            name=f"cred-{tag}",
+            kind=CredentialKind.snmp_v2c,
+            secret={"community": community or "public"},
+            box=box,
+            params={"port": port},
+        )
+    svc.create_device(
+        asset_tag=tag, kind=kind, unit_code=unit, hostname=tag.lower(), mgmt_ip=ip, site_code=site
+    )
+    return svc.attach_credentials(tag, snmp=f"cred-{tag}")
