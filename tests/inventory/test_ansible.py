@@ -284,3 +284,66 @@ def test_names_stay_unique_and_ascii(session: Session) -> None:
     assert connection_vars("fortinet")["ansible_connection"] == "ansible.netcommon.httpapi"
     with pytest.raises(NotFound):
         build_inventory(session, unit_code="NOPE")
+
+
+@pytest.fixture
+def seeded_sqlite(sqlite_url: str) -> str:
+    engine = make_engine(sqlite_url)
+    seed_plan(engine, plan=PLANS["small"], seed=7)
+    engine.dispose()
+    return sqlite_url
+
+
+def test_password_lookup_is_rendered_by_ansible(seeded_sqlite: str, tmp_path: Path) -> None:
+    """The env-lookup template reaches a task as the runner's value (Ansible trusts it)."""
+    env = _env(seeded_sqlite, tmp_path, TLDOPS_CRED_SSH_LINUX_PASSWORD="from-the-runner-env")
+    listing = json.loads(_ansible_inventory(env, "--list").stdout)
+    host = next(
+        h for h, v in listing["_meta"]["hostvars"].items() if v["tldops_platform"] == "linux"
+    )
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible"),
+            host,
+            "-i",
+            str(SCRIPT),
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            "var=ansible_password",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '"ansible_password": "from-the-runner-env"' in proc.stdout
+
+
+def test_inventory_plugin_matches_the_script(seeded_sqlite: str, tmp_path: Path) -> None:
+    source = tmp_path / "office.tldops.yml"
+    source.write_text("plugin: tldops\nunit: HNI\n", encoding="utf-8")
+    env = _env(seeded_sqlite, tmp_path)
+    env["ANSIBLE_INVENTORY_PLUGINS"] = str(SCRIPT.parent)
+    env["ANSIBLE_INVENTORY_ENABLED"] = "tldops"
+    proc = subprocess.run(
+        [str(ANSIBLE_INVENTORY), "-i", str(source), "--list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0 and "Failed to parse" not in proc.stderr, proc.stderr
+    by_plugin = json.loads(proc.stdout)
+    by_script = json.loads(
+        _ansible_inventory(
+            _env(seeded_sqlite, tmp_path, TLDOPS_ANSIBLE_UNIT="HNI"), "--list"
+        ).stdout
+    )
+    assert by_plugin["_meta"]["hostvars"] == by_script["_meta"]["hostvars"]
+    assert by_plugin["_meta"]["hostvars"]
+    groups = {k: v for k, v in by_plugin.items() if k != "_meta"}
+    assert groups == {k: v for k, v in by_script.items() if k != "_meta"}
