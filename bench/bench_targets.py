@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from inventory.config import TIMEZONE  # noqa: E402
 from inventory.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from inventory.models import Device, Officer, Unit  # noqa: E402
 from inventory.targets import (  # noqa: E402
@@ -211,7 +212,7 @@ def main() -> int:
 
     cli_times, _ = timed(cli, args.repeat)
 
-    sql = peer_sql(root.path, as_of.date().isoformat())
+    sql = peer_sql(root.path, as_of.astimezone(TIMEZONE).date().isoformat())
     peer_out: list[str] = []
 
     def peer() -> None:

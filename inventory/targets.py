@@ -44,6 +44,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from inventory.config import TIMEZONE
 from inventory.db import utcnow
 from inventory.enums import (
     COMPUTER_KINDS,
@@ -512,10 +513,15 @@ def _load_scope(session: Session, unit: Unit) -> Scope:
 
 
 def _active_software(as_of: datetime) -> Any:
-    """Condition: the software record counts at ``as_of`` (status active, licence not lapsed)."""
+    """Condition: the software record counts at ``as_of`` (status active, licence not lapsed).
+
+    A licence runs to the end of its expiry day in Vietnam, so the day is ``as_of``'s local
+    (Asia/Ho_Chi_Minh) date, as for training certificates.
+    """
+    today = as_of.astimezone(TIMEZONE).date()
     return and_(
         Software.status == SoftwareStatus.active,
-        or_(Software.licence_expires.is_(None), Software.licence_expires >= as_of.date()),
+        or_(Software.licence_expires.is_(None), Software.licence_expires >= today),
     )
 
 

@@ -318,13 +318,15 @@ def test_eis_usage_level2_units_and_expiry(session: Session) -> None:
         "HCM": (0, 1, 0.0, False),
         "CDGT": (0, 1, 0.0, False),
     }
-    # Before the licence lapsed it counted.
-    early = compute_report(
-        session,
-        registry=_registry(EisUsage()),
-        as_of=datetime(2026, 6, 30, 12, tzinfo=UTC),
-    ).indicators[0]
-    assert (early.numerator, early.denominator) == (2, 3)
+
+    # The licence runs to the end of 30/06 in Vietnam (UTC+7): 23:30 local still counts,
+    # 00:30 local on 01/07 (17:30 UTC on 30/06) no longer does.
+    def eis_at(when: datetime) -> tuple[int, int]:
+        res = compute_report(session, registry=_registry(EisUsage()), as_of=when).indicators[0]
+        return res.numerator, res.denominator
+
+    assert eis_at(datetime(2026, 6, 30, 16, 30, tzinfo=UTC)) == (2, 3)
+    assert eis_at(datetime(2026, 6, 30, 17, 30, tzinfo=UTC)) == (1, 3)
     # A district's subtree holds no level-2 unit: nothing to measure.
     bd = one(session, EisUsage(), "HN-BD")
     assert (bd.numerator, bd.denominator, bd.value, bd.met) == (0, 0, None, None)
