@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from inventory.config import Settings
 from inventory.db import utcnow
@@ -1114,7 +1114,14 @@ class ConferenceService:
             subject = f"Cập nhật lịch hội nghị trực tuyến: {conf.title} ({when})"
         else:
             subject = f"Thư mời hội nghị trực tuyến: {conf.title} ({when})"
-        for inv in conf.invitations:
+        # One query for the invitees and their officers (not one per invitation).
+        invitations = self.session.scalars(
+            select(Invitation)
+            .options(joinedload(Invitation.officer))
+            .where(Invitation.conference_id == conf.id)
+            .order_by(Invitation.id)
+        ).all()
+        for inv in invitations:
             if not inv.email:
                 continue
             link = self.join_link(conf, inv)
