@@ -290,6 +290,7 @@ def list_(
 def show(
     conference_id: int,
     links: Annotated[bool, typer.Option(help="print every invitee's join link")] = False,
+    live: Annotated[bool, typer.Option(help="who is in the Jitsi room right now")] = False,
 ) -> None:
     """Details, occurrences and invitees of a conference."""
     with cli_session() as session:
@@ -326,6 +327,22 @@ def show(
                 f"{row.sent_method} #{row.sent_sequence}" if row.sent_method else "",
             )
         console.print(inv)
+        if live:
+            dep = conf.deployment
+            with requests.Session() as http:
+                client = JitsiClient(
+                    http=http,
+                    jicofo_url=dep.jicofo_url,
+                    prosody_url=dep.prosody_url,
+                    bridge_urls=tuple(dep.bridge_urls),
+                    muc_domain=dep.muc_domain,
+                    attempts=2,
+                )
+                count = client.room_size(conf.room_name)
+                people = client.room_participants(conf.room_name) if count else []
+            console.print(f"Đang trong phòng / in the room now: {count}", highlight=False)
+            for p in people:
+                console.print(f"  • {p.display_name or '?'} <{p.email or '-'}>", highlight=False)
         if links:
             for i in conf.invitations:
                 console.print(

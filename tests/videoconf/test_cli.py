@@ -243,6 +243,18 @@ def test_conf_cli_end_to_end(
     assert code == 0 and "SEQUENCE 1" in out and "sent 7" in out, out
     assert len(smtp.messages) == 14
 
+    with session_scope(engine) as s:
+        room = ConferenceService(s).conference(1).room_name
+    fake_jitsi.state.rooms[room] = [
+        {
+            "jid": f"{room}@conference.meet.test/a",
+            "email": "hn@congdoan.vn",
+            "display_name": "Trần Văn HN",
+        }
+    ]
+    code, out = _run(runner, env, "show", "1", "--live")
+    assert code == 0 and "in the room now: 1" in out and "Trần Văn HN <hn@congdoan.vn>" in out
+
     code, out = _run(runner, env, "servers")
     assert code == 0, out
     assert "healthy" in out and "17" in out and "1/1" in out
