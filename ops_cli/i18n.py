@@ -90,6 +90,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "saved": ("Đã lưu", "Saved"),
     "none": ("Không có", "None"),
     "open": ("Mở", "Open"),
+    "more_fields": ("Tùy chọn khác", "More options"),
     "lang_switch": ("English", "Tiếng Việt"),
 }
 

@@ -241,6 +241,19 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OpsError, ops_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+
+    async def value_error(request: Request, exc: Exception) -> Response:
+        # A ValueError/OverflowError escaping a handler almost always comes from parsing user
+        # input the schema let through (a malformed date string, an offset beyond 64 bits).
+        # It is the client's input, so 422 rather than 500 -- but logged with its traceback,
+        # since it also means a domain should validate that input itself.
+        log.warning("unvalidated input reached %s: %r", request.url.path, exc, exc_info=exc)
+        return _error(
+            422, "ValidationFailed", "Dữ liệu không hợp lệ / invalid input", problems=[str(exc)]
+        )
+
+    app.add_exception_handler(ValueError, value_error)
+    app.add_exception_handler(OverflowError, value_error)
     app.add_exception_handler(IntegrityError, db_error)
     app.add_exception_handler(DataError, db_error)
 

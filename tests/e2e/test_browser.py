@@ -229,6 +229,7 @@ def test_book_conference_and_conflict_refused(site: Site, page: Page, admin_pass
         form.locator("input[name=end]").fill(
             (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
         )
+        form.locator("details.more").first.evaluate("d => { d.open = true; }")
         form.locator("input[name=units]").fill("HNI")
         form.locator("button[type=submit]").click()
 
