@@ -208,6 +208,9 @@ class Certificate(TimestampMixin, Base):
     # The certificate this one replaced; restored if this one is revoked.
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("training_certificates.id"))
     revoked_on: Mapped[date | None] = mapped_column(Date)
+    # When the holder and their unit's training contacts were told it is about to expire
+    # (the daily job sends one notice per certificate).
+    expiry_notice_on: Mapped[date | None] = mapped_column(Date)
     revoke_reason: Mapped[str | None] = mapped_column(String(500))
 
     course: Mapped[Course] = relationship()
