@@ -1,0 +1,208 @@
+"""``tldops user ...`` in-process, the pieces of ``tldops up``, the scheduler, and one real
+``tldops up --demo`` process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from inventory.db import make_engine, session_scope
+from inventory.enums import UnitKind
+from inventory.service import InventoryService
+from ops_cli.accounts import AccountService
+from ops_cli.cli import app
+from ops_cli.scheduler import Job, Scheduler, call_job, discover_jobs
+from ops_cli.up import ensure_first_admin, ensure_secret_key, seed_if_empty
+
+runner = CliRunner()
+
+
+def _tree(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        inv = InventoryService(s, actor="test")
+        inv.create_unit(code="TLD", name="Tổng Liên đoàn", level=1, kind=UnitKind.central)
+        inv.create_unit(
+            code="HN",
+            name="LĐLĐ Hà Nội",
+            level=2,
+            kind=UnitKind.province_federation,
+            parent_code="TLD",
+        )
+
+
+def test_user_commands(db_url: str) -> None:
+    engine = make_engine(db_url)
+    _tree(engine)
+    env = {"TLDOPS_DATABASE_URL": db_url, "TLDOPS_ACTOR": "cli:tester"}
+    added = runner.invoke(app, ["user", "add", "it.hanoi", "--name", "Nguyễn Văn An"], env=env)
+    assert added.exit_code == 0, added.output
+    otp = re.search(r"one-time password: (\S+)", added.output)
+    assert otp is not None
+    again = runner.invoke(app, ["user", "add", "it.hanoi"], env=env)
+    assert again.exit_code == 2 and "already exists" in again.output
+    granted = runner.invoke(app, ["user", "grant", "it.hanoi", "it_staff", "HN"], env=env)
+    assert granted.exit_code == 0, granted.output
+    bad_unit = runner.invoke(app, ["user", "grant", "it.hanoi", "viewer", "NOPE"], env=env)
+    assert bad_unit.exit_code == 2 and "NOPE" in bad_unit.output
+    listed = runner.invoke(app, ["user", "list"], env=env)
+    assert "it.hanoi" in listed.output and "it_staff@HN" in listed.output
+    tok = runner.invoke(
+        app, ["user", "token", "it.hanoi", "--name", "cron", "--days", "30"], env=env
+    )
+    raw = re.search(r"(tld_\S+)", tok.output)
+    assert tok.exit_code == 0 and raw is not None
+    reset = runner.invoke(app, ["user", "passwd", "it.hanoi"], env=env)
+    new_otp = re.search(r"one-time password: (\S+)", reset.output)
+    assert new_otp is not None and new_otp.group(1) != otp.group(1)
+    revoked = runner.invoke(app, ["user", "revoke", "it.hanoi", "it_staff", "HN"], env=env)
+    assert revoked.exit_code == 0
+    with session_scope(engine) as s:
+        svc = AccountService(s)
+        user = svc.token_user(raw.group(1))
+        assert user is not None and user.username == "it.hanoi"
+        assert svc.principal_for(user).grants == ()
+        assert svc.authenticate(username="it.hanoi", password=new_otp.group(1), ip="127.0.0.1")
+    engine.dispose()
+
+
+def test_secret_key_file_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TLDOPS_SECRET_KEY", raising=False)
+    key = ensure_secret_key(tmp_path)
+    path = tmp_path / "secret.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert os.environ["TLDOPS_SECRET_KEY"] == key
+    monkeypatch.delenv("TLDOPS_SECRET_KEY")
+    assert ensure_secret_key(tmp_path) == key  # reused, not regenerated
+    monkeypatch.setenv("TLDOPS_SECRET_KEY", "from-env")
+    assert ensure_secret_key(tmp_path) == "from-env"
+
+
+def test_first_admin_and_seed_only_once(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    assert seed_if_empty(engine) is True
+    assert seed_if_empty(engine) is False
+    first = ensure_first_admin(engine)
+    assert first is not None and first[0] == "admin"
+    assert ensure_first_admin(engine) is None
+    with session_scope(engine) as s:
+        svc = AccountService(s)
+        admin = svc.authenticate(username="admin", password=first[1], ip="127.0.0.1")
+        assert admin.must_change_password
+        principal = svc.principal_for(admin)
+        root = InventoryService(s).root()
+        assert principal.can(__import__("inventory.security").security.Role.admin, root.path)
+    engine.dispose()
+
+
+def test_scheduler_injects_arguments_and_survives_failures(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    seen: list[str] = []
+
+    def needs_engine(engine: Engine) -> None:
+        seen.append(f"engine:{engine.dialect.name}")
+
+    def needs_session_and_clock(session: object, *, clock: object) -> None:
+        seen.append(f"session:{type(session).__name__}:{callable(clock)}")
+
+    def broken(engine: Engine) -> None:
+        raise RuntimeError("SNMP agent on fire")
+
+    now = [0.0]
+    jobs = [
+        Job("broken", broken, every=10),
+        Job("a", needs_engine, every=10),
+        Job("b", needs_session_and_clock, every=5),
+    ]
+    sched = Scheduler(
+        engine, jobs=jobs, monotonic=lambda: now[0], clock=lambda: datetime(2026, 3, 2, tzinfo=UTC)
+    )
+    assert sched.run_due() == 3
+    assert seen == ["engine:sqlite", "session:Session:True"]
+    assert jobs[0].failures == 1 and "on fire" in (jobs[0].last_error or "")
+    now[0] = 6
+    assert sched.run_due() == 1  # only "b" is due
+    now[0] = 11
+    assert sched.run_due() == 3
+    assert jobs[0].failures == 2 and jobs[1].runs == 2
+    with pytest.raises(TypeError):
+        call_job(lambda mystery: None, engine)
+    # Known domain jobs are found only when their modules exist, and every one is callable.
+    for job in discover_jobs():
+        assert callable(job.func) and job.every > 0
+    sched.start()
+    sched.stop(timeout=5)
+    engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_tldops_up_demo_serves_the_dashboard(tmp_path: Path) -> None:
+    """The real command of `make demo`: migrate, seed, first admin, scheduler, HTTP."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "TLDOPS_SECRET_KEY"}
+    env.update({"TLDOPS_VAR_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1", "COLUMNS": "250"})
+    env.pop("TLDOPS_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ops_cli", "up", "--demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out = ""
+    try:
+        deadline = time.monotonic() + 120
+        assert proc.stdout is not None
+        while f"http://127.0.0.1:{port}/" not in out:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, f"tldops up exited:\n{out}"
+            out += line
+            assert time.monotonic() < deadline, f"no URL within 120 s:\n{out}"
+        otp = re.search(r"one-time password: (\S+)", out)
+        assert otp is not None, out
+        key = tmp_path / "var" / "secret.key"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as c:
+            form = c.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token is not None
+            resp = c.post(
+                "/login",
+                data={"username": "admin", "password": otp.group(1), "csrf_token": token.group(1)},
+            )
+            assert resp.status_code == 200 and "/account/password" in str(resp.url)
+            assert c.get("/metrics").status_code == 200
+        assert (tmp_path / "var" / "tldops.db").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
