@@ -194,6 +194,23 @@ def curriculum_remove(
     console.print(f"{course} không còn bắt buộc / no longer required for {audience.value}")
 
 
+@curriculum_app.command("load")
+def curriculum_load(
+    path: Annotated[
+        Path | None, typer.Argument(help="a catalogue YAML (default: the built-in standard)")
+    ] = None,
+) -> None:
+    """Load the standard course catalogue and required curriculum (idempotent)."""
+    from training_lms.catalogue import BUILTIN, load_catalogue
+
+    with cli_session() as session:
+        s = load_catalogue(_svc(session), path=path or BUILTIN)
+    console.print(
+        f"khóa học / courses: {s.courses_created} mới / created, {s.courses_kept} giữ nguyên / "
+        f"kept; {s.rules_added} quy định bắt buộc / rules added"
+    )
+
+
 @curriculum_app.command("list")
 def curriculum_list() -> None:
     """Show the required curriculum."""

@@ -191,5 +191,8 @@ def test_coordinator_flow(db_url: str, tmp_path: Path, monkeypatch: pytest.Monke
     run("training", "report", "--unit", "TLD", "--xlsx", str(xlsx), "--pdf", str(pdf))
     assert xlsx.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
 
+    assert "8 mới / created" in run("training", "curriculum", "load")
+    assert "TH-VP" in run("training", "course", "list")
+
     res = runner.invoke(app, ["training", "class", "show", "NOPE"], env=env)
     assert res.exit_code == 2 and "NOPE" in res.output
