@@ -575,6 +575,8 @@ class TrainingService:
         """
         cls, officer = self.training_class(class_code), self._officer(officer_code)
         course = cls.course
+        if cls.status is ClassStatus.cancelled:
+            raise TrainingError(f"Lớp {class_code} đã hủy / class {class_code} is cancelled")
         if not 0 <= score <= course.max_score:
             raise TrainingError(
                 f"Điểm {score} ngoài thang 0–{course.max_score:g} / "
@@ -619,7 +621,8 @@ class TrainingService:
         if taken_on is not None:
             result.taken_on = taken_on
         self.session.flush()
-        key = f"{result.class_id}/{officer.code}"
+        cls = self.session.get(TrainingClass, result.class_id) if result.class_id else None
+        key = f"{cls.code}/{officer.code}" if cls else (result.external_ref or str(result.id))
         self._audit(
             "correct",
             "training_result",

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from inventory.models import AuditRecord
 from inventory.service import InventoryService
 from inventory.targets import IndicatorRegistry, compute_report, default_registry
-from training_lms.enums import CertificateStatus, EnrolmentStatus
+from training_lms.enums import CertificateStatus, ClassStatus, EnrolmentStatus
 from training_lms.errors import NotEnrolled, TrainingError
 from training_lms.indicators import OfficersTrained
 from training_lms.service import TrainingService
@@ -176,6 +176,13 @@ def test_correction_revokes_and_restores_previous(
         select(AuditRecord.action).where(AuditRecord.entity == "training_certificate")
     ).all()
     assert actions.count("revoke") == 2 and "restore" in actions
+    corrected = session.scalars(
+        select(AuditRecord.entity_key).where(AuditRecord.action == "correct")
+    ).all()
+    assert corrected == ["B2/HN-1", "B/HN-1", "B2/HN-1"]
+    world.set_class_status("B2", ClassStatus.cancelled)
+    with pytest.raises(TrainingError):
+        world.record_result(class_code="B2", officer_code="HN-1", score=8)
 
 
 def test_officer_moving_takes_certificates_along(
@@ -242,3 +249,45 @@ def test_entry_point_registers_indicator(session: Session, world: TrainingServic
     assert (ind.numerator, ind.denominator, ind.target) == (0, 4, 1.0)
     assert ind.title.startswith("Tỷ lệ cán bộ công đoàn chuyên trách")
     assert report.to_dict()["indicators"][-1]["failing"][0]["reasons"][0]["vi"]
+
+
+def test_indicator_query_count_does_not_grow(
+    session: Session, world: TrainingService, clock: Callable[[], datetime]
+) -> None:
+    """Set-based: the same number of statements for 7 officers or 67, 5 units or 15."""
+    from sqlalchemy import event
+
+    from inventory.enums import UnitKind
+    from inventory.models import Unit
+
+    def statements() -> int:
+        seen: list[str] = []
+        engine = session.get_bind()
+
+        def count(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            root = session.scalars(select(Unit).where(Unit.code == "TLD")).one()
+            seen.clear()
+            OfficersTrained().evaluate(session, root, as_of=clock())
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    session.flush()
+    small = statements()
+    inv = InventoryService(session, actor="t")
+    for p in range(10):
+        inv.create_unit(
+            code=f"P{p}",
+            name=f"LĐLĐ tỉnh {p}",
+            level=2,
+            kind=UnitKind.province_federation,
+            parent_code="TLD",
+        )
+        for o in range(6):
+            inv.create_officer(code=f"P{p}-{o}", full_name=f"Cán bộ {p}.{o}", unit_code=f"P{p}")
+    session.flush()
+    assert statements() == small <= 5
