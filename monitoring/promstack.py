@@ -310,7 +310,9 @@ def snmp_exporter_config(
 
 
 def module_name(modules: tuple[str, ...], profile_name: str) -> str:
-    """>>> module_name(("system", "interfaces"), "snmp-hq")
+    """snmp_exporter module name for a module list and a credential profile.
+
+    >>> module_name(("system", "interfaces"), "snmp-hq")
     'system_interfaces__snmp_hq'
     """
     return "_".join(modules) + "__" + _slug(profile_name)

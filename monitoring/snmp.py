@@ -47,6 +47,7 @@ from pysnmp.proto import rfc1902, rfc1905
 
 from inventory.enums import DeviceKind
 from monitoring.models import PollStatus
+from monitoring.snmp_ber import SnmpError, V2cClient
 
 # --- OIDs (numeric, so no MIB is ever loaded) -----------------------------------------------
 SYS_DESCR = "1.3.6.1.2.1.1.1"
@@ -147,7 +148,9 @@ class SnmpAuth:
 
     @classmethod
     def v2c(cls, community: str) -> SnmpAuth:
-        """>>> SnmpAuth.v2c("public").version
+        """A v2c community.
+
+        >>> SnmpAuth.v2c("public").version
         '2c'
         """
         return cls(version="2c", community=community)
@@ -163,7 +166,9 @@ class SnmpAuth:
         priv_protocol: str = "AES",
         security_level: str = "authPriv",
     ) -> SnmpAuth:
-        """>>> SnmpAuth.v3(username="ops", auth_key="a" * 8, priv_key="p" * 8).security_level
+        """A v3 user; authPriv with SHA/AES unless told otherwise.
+
+        >>> SnmpAuth.v3(username="ops", auth_key="a" * 8, priv_key="p" * 8).security_level
         'authPriv'
         """
         return cls(
@@ -305,6 +310,13 @@ def _make_engine() -> SnmpEngine:
     return engine
 
 
+def _is_ipv4(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 4
+    except ValueError:
+        return False
+
+
 def _py(value: Any) -> Any:
     """pysnmp value → plain Python (int, str, or None for noSuch*/endOfMibView)."""
     if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView):
@@ -345,6 +357,7 @@ class SnmpPoller:
         deadline: float | None = None,
         allowed_nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] | None = None,
         clock: Any = None,
+        fast_v2c: bool = True,
     ) -> None:
         self.timeout = timeout
         self.retries = retries
@@ -359,6 +372,16 @@ class SnmpPoller:
         self._sem: asyncio.Semaphore | None = None
         self._context = ContextData()
         self._auth_cache: dict[SnmpAuth, CommunityData | UsmUserData] = {}
+        self._transports: dict[tuple[str, int], UdpTransportTarget] = {}
+        # Resolved request var-binds by OID: pysnmp skips its MIB lookup for a "clean" one.
+        self._var_binds: dict[str, ObjectType] = {}
+        # Rows seen per agent at the last poll: the next poll asks for exactly rows + 1 per
+        # column, so a small switch is answered in one short GETBULK instead of 25 rows of
+        # spill-over per column that would be decoded and thrown away.
+        self._rows: dict[tuple[str, int], int] = {}
+        # v2c over IPv4 uses our own BER codec (see monitoring.snmp_ber); v3 uses the engine.
+        self.fast_v2c = fast_v2c
+        self._v2c = V2cClient()
 
     @property
     def engine(self) -> SnmpEngine:
@@ -368,6 +391,7 @@ class SnmpPoller:
 
     def close(self) -> None:
         """Release the engine's sockets (call when done with the poller)."""
+        self._v2c.close()
         if self._engine is not None:
             self._engine.close_dispatcher()
             self._engine = None
@@ -379,15 +403,16 @@ class SnmpPoller:
         transport: UdpTransportTarget,
         non_repeaters: Sequence[str],
         repeaters: Sequence[str],
+        max_repetitions: int,
     ) -> list[tuple[str, Any]]:
-        var_binds = [ObjectType(ObjectIdentity(o)) for o in (*non_repeaters, *repeaters)]
+        var_binds = [self._var_bind(o) for o in (*non_repeaters, *repeaters)]
         err_ind, err_status, err_index, out = await bulk_cmd(
             self.engine,
             auth,
             transport,
             self._context,
             len(non_repeaters),
-            self.max_repetitions if repeaters else 0,
+            max_repetitions if repeaters else 0,
             *var_binds,
             lookupMib=False,
         )
@@ -399,7 +424,26 @@ class SnmpPoller:
             raise SnmpFailure(
                 PollStatus.error, f"agent error {err_status.prettyPrint()} at {err_index}"
             )
-        return [(str(vb[0]), vb[1]) for vb in out]
+        return [(str(vb[0]), _py(vb[1])) for vb in out]
+
+    def _var_bind(self, oid: str) -> ObjectType:
+        vb = self._var_binds.get(oid)
+        if vb is None:
+            if len(self._var_binds) > 4096:
+                self._var_binds.clear()
+            vb = self._var_binds[oid] = ObjectType(ObjectIdentity(oid))
+        return vb
+
+    async def _transport(self, host: str, port: int) -> UdpTransportTarget:
+        key = (host, port)
+        t = self._transports.get(key)
+        if t is None:
+            if len(self._transports) > 65536:
+                self._transports.clear()
+            t = self._transports[key] = await UdpTransportTarget.create(
+                key, timeout=self.timeout, retries=self.retries
+            )
+        return t
 
     async def _collect(
         self,
@@ -408,12 +452,36 @@ class SnmpPoller:
         columns: dict[str, str],
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """GETNEXT the scalars and walk every column in parallel with GETBULK."""
-        auth = self._auth_cache.get(target.auth)
-        if auth is None:
-            auth = self._auth_cache[target.auth] = target.auth.to_pysnmp()
-        transport = await UdpTransportTarget.create(
-            (target.host, target.port), timeout=self.timeout, retries=self.retries
-        )
+        if self.fast_v2c and target.auth.version == "2c" and _is_ipv4(target.host):
+            community = target.auth.community
+
+            async def request(nr: list[str], rep: list[str], reps: int) -> list[tuple[str, Any]]:
+                try:
+                    return await self._v2c.get_bulk(
+                        (target.host, target.port),
+                        community,
+                        non_repeaters=nr,
+                        repeaters=rep,
+                        max_repetitions=reps,
+                        timeout=self.timeout,
+                        retries=self.retries,
+                    )
+                except TimeoutError as exc:
+                    raise SnmpFailure(PollStatus.down, str(exc)) from exc
+                except SnmpError as exc:
+                    raise SnmpFailure(PollStatus.error, str(exc)) from exc
+
+        else:
+            auth = self._auth_cache.get(target.auth)
+            if auth is None:
+                auth = self._auth_cache[target.auth] = target.auth.to_pysnmp()
+            transport = await self._transport(target.host, target.port)
+
+            async def request(nr: list[str], rep: list[str], reps: int) -> list[tuple[str, Any]]:
+                return await self._bulk(auth, transport, nr, rep, reps)
+
+        known_rows = self._rows.get((target.host, target.port))
+        reps = min(self.max_repetitions, known_rows + 1) if known_rows else self.max_repetitions
         scalar_vals: dict[str, Any] = {}
         table: dict[str, dict[str, Any]] = {name: {} for name in columns}
         cursor = dict(columns)  # column name → last OID seen (the next request starts there)
@@ -422,10 +490,11 @@ class SnmpPoller:
         while first or cursor:
             names = list(cursor)
             nr = [oid for _, oid in scalar_items] if first else []
-            rows = await self._bulk(auth, transport, nr, [cursor[n] for n in names])
+            rows = await request(nr, [cursor[n] for n in names], reps)
+            reps = self.max_repetitions
             if first:
                 for (name, base), (oid, val) in zip(scalar_items, rows, strict=False):
-                    scalar_vals[name] = _py(val) if _under(oid, base) else None
+                    scalar_vals[name] = val if _under(oid, base) else None
                 rows = rows[len(scalar_items) :]
                 first = False
             if not names:
@@ -439,7 +508,7 @@ class SnmpPoller:
                 if name in finished:
                     continue
                 base = columns[name]
-                value = _py(val)
+                value = val
                 if not _under(oid, base) or value is None:
                     finished.add(name)
                     continue
@@ -450,6 +519,8 @@ class SnmpPoller:
                 cursor.pop(name, None)
             if not progressed:
                 break  # an agent that returns nothing new would otherwise loop forever
+        if table:
+            self._rows[(target.host, target.port)] = max(len(v) for v in table.values())
         return scalar_vals, table
 
     async def poll(self, target: PollTarget) -> DeviceSample:

@@ -28,16 +28,23 @@ def target(
     return PollTarget(device_id=dev, host="127.0.0.1", port=port, kind=kind, auth=auth)
 
 
-async def poll_one(t: PollTarget, **kw: float) -> object:
-    p = SnmpPoller(timeout=kw.get("timeout", 1.0), retries=int(kw.get("retries", 0)))
+async def poll_one(t: PollTarget, *, fast: bool = True, **kw: float) -> object:
+    p = SnmpPoller(timeout=kw.get("timeout", 1.0), retries=int(kw.get("retries", 0)), fast_v2c=fast)
     try:
         return await p.poll(t)
     finally:
         p.close()
 
 
-def test_v2c_snmpd_system_interfaces_and_host_resources(snmpd: Snmpd) -> None:
-    s = run(poll_one(target(snmpd.port, SnmpAuth.v2c(snmpd.community), DeviceKind.server)))
+# v2c runs through our BER codec by default; the same tests run through pysnmp's engine too.
+BOTH = pytest.mark.parametrize("fast", [True, False], ids=["ber", "pysnmp"])
+
+
+@BOTH
+def test_v2c_snmpd_system_interfaces_and_host_resources(snmpd: Snmpd, fast: bool) -> None:
+    s = run(
+        poll_one(target(snmpd.port, SnmpAuth.v2c(snmpd.community), DeviceKind.server), fast=fast)
+    )
     assert s.status is PollStatus.up, s.error
     assert s.sys_name == "tmon-snmpd"
     assert s.sys_uptime is not None and s.sys_uptime >= 0
@@ -65,15 +72,17 @@ def test_v3_wrong_key_is_an_error_not_down(snmpd: Snmpd) -> None:
     assert "not-the-key" not in repr(auth)  # keys never printed
 
 
-def test_wrong_community_times_out_within_budget(snmpd: Snmpd) -> None:
+@BOTH
+def test_wrong_community_times_out_within_budget(snmpd: Snmpd, fast: bool) -> None:
     started = time.monotonic()
-    s = run(poll_one(target(snmpd.port, SnmpAuth.v2c("wrong-community")), timeout=0.5))
+    s = run(poll_one(target(snmpd.port, SnmpAuth.v2c("wrong-community")), fast=fast, timeout=0.5))
     assert s.status is PollStatus.down
     assert time.monotonic() - started < 3
 
 
-def test_snmpsim_switch_ifxtable_uplink_alias(snmpsim: Snmpsim) -> None:
-    s = run(poll_one(target(snmpsim.port, SnmpAuth.v2c("switch"))))
+@BOTH
+def test_snmpsim_switch_ifxtable_uplink_alias(snmpsim: Snmpsim, fast: bool) -> None:
+    s = run(poll_one(target(snmpsim.port, SnmpAuth.v2c("switch")), fast=fast))
     assert s.status is PollStatus.up, s.error
     assert s.sys_name == "hn-sw-01" and s.sys_uptime == 8_640_000
     by_idx = {i.if_index: i for i in s.interfaces}
@@ -86,8 +95,9 @@ def test_snmpsim_switch_ifxtable_uplink_alias(snmpsim: Snmpsim) -> None:
     assert by_idx[4].speed_bps == 100_000_000
 
 
-def test_snmpsim_ups_and_printer_profiles(snmpsim: Snmpsim) -> None:
-    ups = run(poll_one(target(snmpsim.port, SnmpAuth.v2c("ups"), DeviceKind.ups)))
+@BOTH
+def test_snmpsim_ups_and_printer_profiles(snmpsim: Snmpsim, fast: bool) -> None:
+    ups = run(poll_one(target(snmpsim.port, SnmpAuth.v2c("ups"), DeviceKind.ups), fast=fast))
     assert ups.status is PollStatus.up, ups.error
     assert ups.metrics["ups"] == {
         "battery_status": 2,
@@ -97,7 +107,9 @@ def test_snmpsim_ups_and_printer_profiles(snmpsim: Snmpsim) -> None:
         "output_source": 5,
     }
     assert ups.interfaces == ()
-    prn = run(poll_one(target(snmpsim.port, SnmpAuth.v2c("printer"), DeviceKind.printer)))
+    prn = run(
+        poll_one(target(snmpsim.port, SnmpAuth.v2c("printer"), DeviceKind.printer), fast=fast)
+    )
     assert prn.status is PollStatus.up, prn.error
     supplies = {s["descr"]: s for s in prn.metrics["printer"]["supplies"]}
     assert supplies["Black Toner Cartridge HP 59A"]["percent"] == 5.0
@@ -166,7 +178,10 @@ def bad_agents() -> Iterator[dict[str, BadAgent]]:
         a.close()
 
 
-def test_broken_agents_fail_alone_and_fast(bad_agents: dict[str, BadAgent], snmpd: Snmpd) -> None:
+@BOTH
+def test_broken_agents_fail_alone_and_fast(
+    bad_agents: dict[str, BadAgent], snmpd: Snmpd, fast: bool
+) -> None:
     """Dead, mute and malformed agents each cost at most their own timeout; the good agent in
     the same batch answers at its normal speed, and the engine still works afterwards."""
     closed = free_port()  # nothing listens here
@@ -179,7 +194,7 @@ def test_broken_agents_fail_alone_and_fast(bad_agents: dict[str, BadAgent], snmp
     started = time.monotonic()
 
     async def go() -> list[object]:
-        p = SnmpPoller(timeout=0.6, retries=1, concurrency=16)
+        p = SnmpPoller(timeout=0.6, retries=1, concurrency=16, fast_v2c=fast)
         try:
             out = await p.poll_many(
                 targets, on_sample=lambda s: finished.setdefault(s.device_id, time.monotonic())
@@ -203,7 +218,8 @@ def test_broken_agents_fail_alone_and_fast(bad_agents: dict[str, BadAgent], snmp
     assert all(a.requests >= 1 for a in bad_agents.values())
 
 
-def test_agent_stopped_mid_poll(tmp_path: Path, snmpd: Snmpd) -> None:
+@BOTH
+def test_agent_stopped_mid_poll(tmp_path: Path, snmpd: Snmpd, fast: bool) -> None:
     """snmpsim answers ifDescr.1 after 1.5 s; we kill it while our request is in flight."""
     data = tmp_path / "data"
     data.mkdir()
@@ -212,7 +228,7 @@ def test_agent_stopped_mid_poll(tmp_path: Path, snmpd: Snmpd) -> None:
     try:
 
         async def go() -> list[object]:
-            p = SnmpPoller(timeout=2.5, retries=0, concurrency=4)
+            p = SnmpPoller(timeout=2.5, retries=0, concurrency=4, fast_v2c=fast)
             try:
                 task = asyncio.ensure_future(
                     p.poll_many(
@@ -236,3 +252,22 @@ def test_agent_stopped_mid_poll(tmp_path: Path, snmpd: Snmpd) -> None:
         assert time.monotonic() - started < 5
     finally:
         sim.stop()
+
+
+def test_ber_codec_rejects_garbage_and_truncation() -> None:
+    from monitoring.snmp_ber import BerError, decode_response, encode_get_bulk
+
+    msg = encode_get_bulk(
+        request_id=7, community=b"c", oids=["1.3.6.1.2.1.1.3"], non_repeaters=1, max_repetitions=0
+    )
+    assert msg[0] == 0x30 and b"\xa5" in msg
+    for bad in (
+        b"",
+        b"\x30",
+        b"\xde\xad\xbe\xef",
+        msg,
+        msg[:-3],
+        b"\x30\x83\x00\xea\x5a" + b"\x00" * 100,
+    ):
+        with pytest.raises((BerError, IndexError, ValueError)):
+            decode_response(bad)
