@@ -46,9 +46,18 @@ def expired_reason(course_code: str) -> Reason:
     )
 
 
+NO_CURRICULUM = Reason(
+    "no_curriculum",
+    "chưa có chương trình đào tạo tin học bắt buộc",
+    "no required IT curriculum is defined",
+)
+
+
 @lru_cache(maxsize=4096)
 def _reasons(missing: tuple[str, ...], expired: tuple[str, ...]) -> tuple[Reason, ...]:
-    return tuple(missing_reason(c) for c in missing) + tuple(expired_reason(c) for c in expired)
+    found = tuple(missing_reason(c) for c in missing) + tuple(expired_reason(c) for c in expired)
+    # Only an empty curriculum leaves a failing officer without a course to name.
+    return found or (NO_CURRICULUM,)
 
 
 class OfficersTrained:

@@ -159,7 +159,9 @@ def training_tally(session: Session, *, unit: Unit, on: date) -> TrainingTally:
         if tally is None:
             tally = totals[unit_id] = [0, 0]
         tally[1] += 1
-        if all(s == VALID for s in states):
+        # With no curriculum at all nobody is "trained in the required curriculum": an empty
+        # plan must not read as 100 %.
+        if courses and all(s == VALID for s in states):
             tally[0] += 1
             continue
         missing = tuple(codes[i] for i, s in enumerate(states) if not s)

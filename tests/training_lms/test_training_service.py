@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from inventory.models import AuditRecord
 from inventory.service import InventoryService
 from inventory.targets import IndicatorRegistry, compute_report, default_registry
-from training_lms.enums import CertificateStatus, ClassStatus, EnrolmentStatus
+from training_lms.enums import Audience, CertificateStatus, ClassStatus, EnrolmentStatus
 from training_lms.errors import NotEnrolled, TrainingError
 from training_lms.indicators import OfficersTrained
 from training_lms.service import TrainingService
@@ -291,3 +291,20 @@ def test_indicator_query_count_does_not_grow(
             inv.create_officer(code=f"P{p}-{o}", full_name=f"Cán bộ {p}.{o}", unit_code=f"P{p}")
     session.flush()
     assert statements() == small <= 5
+
+
+def test_empty_curriculum_is_not_100_percent(
+    session: Session, world: TrainingService, clock: Callable[[], datetime]
+) -> None:
+    world.unrequire(course_code="IT-BASIC", audience=Audience.full_time)
+    world.unrequire(course_code="DOC-MGMT", audience=Audience.full_time)
+    session.flush()
+    # Only IT staff have a requirement left; everyone else has nothing to miss.
+    got = trained(session, "TLD", clock())
+    assert got["n"] == (4, 5) and got["failing"] == {"HN-IT": ["missing_course:NET-SEC"]}
+    world.unrequire(course_code="NET-SEC", audience=Audience.it_staff)
+    session.flush()
+    got = trained(session, "TLD", clock())
+    assert got["n"] == (0, 5) and got["met"] is False
+    assert len(got["failing"]) == 5
+    assert all(v == ["no_curriculum"] for v in got["failing"].values())
