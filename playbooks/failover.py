@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import shlex
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -165,9 +166,17 @@ def define_pair(
 
 
 def run_on_node(
-    node: VrrpNode, command: str, *, box: SecretBox, timeout_s: float = 15.0
+    node: VrrpNode,
+    command: str,
+    *,
+    box: SecretBox,
+    timeout_s: float = 15.0,
+    on_sent: Callable[[], None] | None = None,
 ) -> tuple[int, str, str]:
     """Run ``command`` on ``node`` over SSH; returns (exit status, stdout, stderr).
+
+    ``on_sent`` is called right after the command went out (SSH already authenticated), so a
+    drill can time from the real stop rather than from the SSH handshake.
 
     The profile may hold a ``password`` or a ``private_key`` (PEM); ``params.sudo`` prefixes
     state-file reads with ``sudo -n``.
@@ -197,6 +206,8 @@ def run_on_node(
             auth_timeout=timeout_s,
         )
         _, stdout, stderr = client.exec_command(command, timeout=timeout_s)
+        if on_sent is not None:
+            on_sent()
         out = stdout.read().decode("utf-8", "replace")
         err = stderr.read().decode("utf-8", "replace")
         return stdout.channel.recv_exit_status(), out, err
@@ -336,7 +347,7 @@ def drill_failover(
     clock: Clock,
     actor: str,
     timeout_s: float = 30.0,
-    probe: Callable[[str], str | None] = http_probe,
+    probe: Callable[[str], str | None] | None = None,
 ) -> FailoverDrillResult:
     """Stop the master, time the takeover on the VIP, restore, and record the drill.
 
@@ -344,6 +355,12 @@ def drill_failover(
     by its name in the body (each node's page names itself), so "the VIP moved" is observed on
     the wire, not inferred from state files alone.
     """
+    if probe is None:
+        # Short timeouts: while the VIP is between nodes a probe hangs, and the drill's
+        # resolution is the probe interval.
+        def probe(url: str) -> str | None:
+            return http_probe(url, timeout_s=0.25)
+
     (vp,) = _load_pairs(session, pair)
     started = clock()
     before = read_pair(vp, box=box)
@@ -357,39 +374,54 @@ def drill_failover(
     others = [n for n in vp.nodes if n.name != old.name]
     url = vp.check_url
 
-    def served_by(node_name: str) -> bool:
-        if url is None:
-            return True
-        body = probe(url)
-        return body is not None and node_name in body
-
     new_master: str | None = None
     vip_moved = failover = restored = None
     error: str | None = None
-    t_stop = time.monotonic()
-    rc, _out, err = run_on_node(old, old.stop_command, box=box)
-    if rc != 0:
-        error = f"stop on {old.name} failed: {err.strip() or rc}"
-    else:
+    # The stop runs in a thread so the takeover is timed from the moment the stop is issued,
+    # not from when the (possibly slow) shutdown command returns.
+    stop_result: list[tuple[int, str, str]] = []
+    stop_error: list[str] = []
 
-        def someone_else_master() -> bool:
-            nonlocal new_master
+    def do_stop() -> None:
+        try:
+            stop_result.append(
+                run_on_node(old, old.stop_command, box=box, timeout_s=timeout_s, on_sent=sent.set)
+            )
+        except Exception as exc:
+            stop_error.append(f"{type(exc).__name__}: {exc}")
+
+    sent = threading.Event()
+    stopper = threading.Thread(target=do_stop, daemon=True)
+    stopper.start()
+    sent.wait(timeout=timeout_s)
+    t_stop = time.monotonic()
+    deadline = t_stop + timeout_s
+    while time.monotonic() < deadline and (vip_moved is None or failover is None):
+        if stop_error or (stop_result and stop_result[0][0] != 0):
+            break
+        if failover is None and url is not None:
+            body = probe(url)
+            if body is not None and any(n.name in body for n in others):
+                failover = time.monotonic() - t_stop
+        if vip_moved is None:
             for n in others:
                 if _read_state(n, box=box).state is VrrpState.master:
-                    new_master = n.name
-                    return True
-            return False
-
-        vip_moved = _wait(someone_else_master, timeout_s=timeout_s, interval_s=0.05)
-        if vip_moved is None or new_master is None:
-            error = f"no other node became MASTER within {timeout_s:.0f}s"
-        else:
-            nm = new_master
-            answered = _wait(lambda: served_by(nm), timeout_s=timeout_s, interval_s=0.05)
-            if answered is None:
-                error = f"{url} did not answer from {nm} within {timeout_s:.0f}s"
-            else:
-                failover = time.monotonic() - t_stop
+                    new_master, vip_moved = n.name, time.monotonic() - t_stop
+                    break
+        if failover is None and url is None:
+            failover = vip_moved
+        time.sleep(0.05)
+    stopper.join(timeout=max(1.0, deadline - time.monotonic()))
+    if stop_error:
+        error = f"stop on {old.name} failed: {stop_error[0]}"
+    elif not stop_result:
+        error = f"stop on {old.name} did not return within {timeout_s:.0f}s"
+    elif stop_result[0][0] != 0:
+        error = f"stop on {old.name} failed: {stop_result[0][2].strip()[:200]}"
+    elif vip_moved is None or new_master is None:
+        error = f"no other node became MASTER within {timeout_s:.0f}s"
+    elif failover is None:
+        error = f"{url} did not answer from {new_master} within {timeout_s:.0f}s"
     # Always try to put the old master back, even after a failed takeover.
     rc, _out, err = run_on_node(old, old.start_command, box=box)
     if rc != 0:

@@ -118,7 +118,14 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             f"-p /tmp/tpb-ka-{n}-main.pid -r /tmp/tpb-ka-{n}-vrrp.pid"
             for n in NODES
         }
-        stop_cmd = {n: f"sudo -n sh -c 'kill $(cat /tmp/tpb-ka-{n}-main.pid)'" for n in NODES}
+        # Like `systemctl stop`, return only once the daemon is gone: a restart while the old
+        # process still shuts down would find its pid file and refuse to start.
+        stop_cmd = {
+            n: "sudo -n sh -c 'p=$(cat /tmp/tpb-ka-{n}-main.pid); kill $p; "
+            "for i in $(seq 100); do kill -0 $p 2>/dev/null || exit 0; sleep 0.1; done; "
+            "exit 1'".replace("{n}", n)
+            for n in NODES
+        }
         yield Lab(roots=roots, start_cmd=start_cmd, stop_cmd=stop_cmd)
     finally:
         for p in procs:
