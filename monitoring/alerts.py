@@ -24,12 +24,12 @@ One evaluation (:meth:`AlertEngine.evaluate`) does, in order:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from inventory.enums import ContactRole, DeviceKind, Severity
@@ -374,12 +374,7 @@ def _event_conditions(
     for ok_kinds in FAILURE_EVENTS.values():
         kinds.update(ok_kinds)
     root_id = session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)).order_by(Unit.id))
-    # Newest event per (kind, target): events are ordered, later rows overwrite earlier ones.
-    newest: dict[tuple[str, str], OpsEvent] = {}
-    for ev in session.scalars(
-        select(OpsEvent).where(OpsEvent.kind.in_(kinds)).order_by(OpsEvent.at, OpsEvent.id)
-    ):
-        newest[(ev.kind, event_target(ev))] = ev
+    newest = newest_events(session, kinds)
     out: list[Condition] = []
     stale_after = timedelta(hours=settings.backup_stale_hours)
     for (kind, target), ev in newest.items():
@@ -426,6 +421,27 @@ def _event_conditions(
                     description=ev.message,
                 )
             )
+    return out
+
+
+def newest_events(session: Session, kinds: Iterable[str]) -> dict[tuple[str, str], OpsEvent]:
+    """The newest event per (kind, target), found with one GROUP BY (the table only grows)."""
+    target = OpsEvent.data["target"].as_string()
+    groups = session.execute(
+        select(OpsEvent.kind, target, OpsEvent.device_id, OpsEvent.unit_id, func.max(OpsEvent.at))
+        .where(OpsEvent.kind.in_(list(kinds)))
+        .group_by(OpsEvent.kind, target, OpsEvent.device_id, OpsEvent.unit_id)
+    ).all()
+    if not groups:
+        return {}
+    stamps = {g[4] for g in groups}
+    out: dict[tuple[str, str], OpsEvent] = {}
+    for ev in session.scalars(
+        select(OpsEvent)
+        .where(OpsEvent.kind.in_(list(kinds)), OpsEvent.at.in_(stamps))
+        .order_by(OpsEvent.at, OpsEvent.id)
+    ):
+        out[(ev.kind, event_target(ev))] = ev  # later rows overwrite earlier ones
     return out
 
 
@@ -634,21 +650,29 @@ class AlertEngine:
     ) -> tuple[int, int, int]:
         sent = escalated = failures = 0
         ack_timeout = timedelta(minutes=self.settings.ack_timeout_minutes)
+        ladders: dict[int, list[tuple[Unit, tuple[str, ...]]]] = {}
+
+        def ladder_of(a: Alert) -> list[tuple[Unit, tuple[str, ...]]]:
+            if a.unit_id not in ladders:
+                ladders[a.unit_id] = self.contact_levels(units[a.unit_id], units)
+            return ladders[a.unit_id]
+
         for a in live:
             if a.state is not AlertState.firing or a.suppressed_by:
                 continue
-            ladder = self.contact_levels(units[a.unit_id], units)
+            due = a.notified_firing_at is None or (
+                a.acknowledged_at is None and now - a.notified_firing_at >= ack_timeout
+            )
+            if not due:
+                continue
+            ladder = ladder_of(a)
             if a.notified_firing_at is None:
                 ok, n = self._send(a, AlertState.firing, ladder, 0, now)
                 sent += n
                 failures += 0 if ok else 1
                 a.notified_firing_at = now
                 a.escalation_level = 0
-            elif (
-                a.acknowledged_at is None
-                and now - a.notified_firing_at >= ack_timeout
-                and a.escalation_level + 1 < len(ladder)
-            ):
+            elif a.escalation_level + 1 < len(ladder):
                 a.escalation_level += 1
                 ok, n = self._send(a, AlertState.firing, ladder, a.escalation_level, now)
                 sent += n
@@ -659,8 +683,7 @@ class AlertEngine:
         for a in resolved:
             if a.notified_firing_at is None or a.notified_resolved_at is not None:
                 continue
-            ladder = self.contact_levels(units[a.unit_id], units)
-            ok, n = self._send(a, AlertState.resolved, ladder, a.escalation_level, now)
+            ok, n = self._send(a, AlertState.resolved, ladder_of(a), a.escalation_level, now)
             sent += n
             failures += 0 if ok else 1
             a.notified_resolved_at = now

@@ -21,8 +21,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from inventory.db import make_sessionmaker, utcnow
-from inventory.models import Device, OpsEvent, Service, Site, Unit
-from monitoring.alerts import event_target
+from inventory.models import Device, Service, Site, Unit
+from monitoring.alerts import newest_events
 from monitoring.models import Alert, AlertState, CheckState, InterfaceState, PollState, PollStatus
 from monitoring.service import load_units, province_of
 
@@ -243,13 +243,12 @@ class MonitoringCollector(Collector):
             "newest backup_failed event per target",
             labels=["target", "backup_kind"],
         )
-        kinds = ["backup_succeeded", "backup_failed"]
-        newest: dict[tuple[str, str, str], float] = {}
-        for ev in session.scalars(select(OpsEvent).where(OpsEvent.kind.in_(kinds))):
-            key = (ev.kind, event_target(ev), str((ev.data or {}).get("backup_kind", "")))
-            newest[key] = max(newest.get(key, 0.0), ev.at.timestamp())
-        for (kind, target, bkind), ts in sorted(newest.items()):
-            (ok_ts if kind == "backup_succeeded" else fail_ts).add_metric([target, bkind], ts)
+        for (kind, target), ev in sorted(
+            newest_events(session, ["backup_succeeded", "backup_failed"]).items()
+        ):
+            bkind = str((ev.data or {}).get("backup_kind", ""))
+            family = ok_ts if kind == "backup_succeeded" else fail_ts
+            family.add_metric([target, bkind], ev.at.timestamp())
         yield ok_ts
         yield fail_ts
 

@@ -13,6 +13,7 @@ This module is the only writer of the ``mon_*`` observation tables. Alerts have 
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -405,33 +406,45 @@ def unit_status(
         .where(subtree_filter(Unit.path, unit.path), Alert.state == AlertState.firing)
     ).all()
 
+    # One pass over the rows: each lands in the unit's total and in its child's bucket.
+    depth = len(unit.ancestor_ids())
+
+    def bucket(path: str) -> str:
+        parts = path.strip("/").split("/")
+        return "/" + "/".join(parts[: depth + 1]) + "/" if len(parts) > depth else unit.path
+
+    tallies: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def tally(path: str, key: str) -> None:
+        tallies[unit.path][key] += 1
+        child = bucket(path)
+        if child != unit.path:
+            tallies[child][key] += 1
+
+    for _dev, path, _uc, _sc, ps in rows:
+        tally(path, "devices")
+        tally(path, ps.status.value if ps else "never")
+    for path, good, skipped in svc_rows:
+        if not skipped:
+            tally(path, "svc_ok" if good else "svc_bad")
+    for path in alert_paths:
+        tally(path, "alerts")
+
     def summarize(u: Unit) -> UnitStatus:
-        counts = {"up": 0, "down": 0, "error": 0, "skipped": 0, "never": 0}
-        n = 0
-        for _dev, path, _uc, _sc, ps in rows:
-            if not path.startswith(u.path):
-                continue
-            n += 1
-            counts[ps.status.value if ps else "never"] += 1
-        ok = sum(
-            1 for p, good, skipped in svc_rows if p.startswith(u.path) and good and not skipped
-        )
-        bad = sum(
-            1 for p, good, skipped in svc_rows if p.startswith(u.path) and not good and not skipped
-        )
+        t = tallies.get(u.path, {})
         return UnitStatus(
             code=u.code,
             name=u.name,
             path=u.path,
-            devices=n,
-            up=counts["up"],
-            down=counts["down"],
-            error=counts["error"],
-            not_polled=counts["skipped"],
-            never_polled=counts["never"],
-            services_ok=ok,
-            services_failed=bad,
-            alerts_firing=sum(1 for p in alert_paths if p.startswith(u.path)),
+            devices=t.get("devices", 0),
+            up=t.get("up", 0),
+            down=t.get("down", 0),
+            error=t.get("error", 0),
+            not_polled=t.get("skipped", 0),
+            never_polled=t.get("never", 0),
+            services_ok=t.get("svc_ok", 0),
+            services_failed=t.get("svc_bad", 0),
+            alerts_firing=t.get("alerts", 0),
         )
 
     devices: list[DeviceStatusRow] = []

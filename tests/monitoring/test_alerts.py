@@ -384,8 +384,9 @@ def test_webhook_alertmanager_v4_payload(
     assert ra["fingerprint"] == fa["fingerprint"] and ra["endsAt"] != "0001-01-01T00:00:00Z"
 
 
-def test_backup_events_stale_and_failed(sqlite_url: str, clock: FakeClock) -> None:
-    engine = make_engine(sqlite_url)
+def test_backup_events_stale_and_failed(db_url: str, clock: FakeClock) -> None:
+    """Runs on SQLite and PostgreSQL: the newest event per target is a JSON GROUP BY."""
+    engine = make_engine(db_url)
     with session_scope(engine) as s:
         build_org(s)
         hn = s.scalar(select(Unit).where(Unit.code == "HN"))

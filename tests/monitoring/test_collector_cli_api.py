@@ -251,7 +251,11 @@ def test_api_status_alerts_ack_silence_checks(api: tuple[TestClient, dict[str, A
     admin = {"x-test-user": "admin"}
     st = client.get("/api/monitoring/status", headers=admin).json()
     assert st["unit"]["code"] == "TLD" and st["unit"]["up"] == 2 and st["unit"]["not_polled"] == 1
-    assert {c["code"] for c in st["children"]} == {"HN", "HCM"}
+    kids = {c["code"]: c for c in st["children"]}
+    assert set(kids) == {"HN", "HCM"}
+    assert (kids["HN"]["devices"], kids["HN"]["up"], kids["HN"]["not_polled"]) == (1, 1, 0)
+    assert (kids["HCM"]["devices"], kids["HCM"]["up"], kids["HCM"]["not_polled"]) == (2, 1, 1)
+    assert kids["HCM"]["alerts_firing"] >= 1 and kids["HN"]["alerts_firing"] == 0
     demo = next(d for d in st["devices"] if d["asset_tag"] == "DEMO-SW")
     assert demo["status"] == "skipped" and demo["detail"] == "not polled (outside allowed networks)"
 
