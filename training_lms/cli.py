@@ -519,6 +519,7 @@ def plan(
     unit: UnitOpt = None,
     capacity: Annotated[int, typer.Option(help="seats per class")] = 30,
     days: Annotated[int, typer.Option(help="days per class (1–5)")] = 2,
+    per_week: Annotated[int, typer.Option(help="classes a province can run per week")] = 1,
     as_of: AsOfOpt = None,
     create: Annotated[
         bool, typer.Option("--create", help="create the classes and enrol the officers")
@@ -534,6 +535,7 @@ def plan(
             by=parse_day(by),
             capacity=capacity,
             days_per_class=days,
+            per_week=per_week,
         )
         t = Table("lớp / class", "tỉnh / province", "khóa / course", "từ", "đến", "học viên")
         for c in p.classes:

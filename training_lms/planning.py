@@ -195,24 +195,26 @@ def plan_classes(
     by: date,
     capacity: int,
     days_per_class: int = 2,
+    per_week: int = 1,
 ) -> TrainingPlan:
     """Propose classes so that every counted officer of ``unit``'s subtree is trained by ``by``.
 
     Officers are grouped by province/sector (the level-2 unit above them; the top unit itself
     when it is level 2 or deeper), then by course; each group gets ceil(n / capacity) classes.
-    A group runs one class a week starting on Mondays from the first Monday after ``on``, so
-    the plan is impossible when a group needs more weeks than remain before ``by``
+    A group runs up to ``per_week`` classes a week (trainers and rooms are the limit), starting
+    on Mondays from the first Monday after ``on``, so the plan is impossible when a group needs
+    more weeks than remain before ``by``
     (:class:`PlanImpossible` names the worst group and what would fit). Certificates that
     expire before ``by`` are planned for renewal too.
 
     >>> plan = plan_classes(s, unit=tld, on=date(2026, 3, 1), by=date(2026, 6, 30), capacity=30)
     >>> plan.classes[0].code
-    'HN-IT-BASIC-01'
+    'HN-IT-BASIC-20260302-1'
     """
-    if capacity <= 0 or days_per_class <= 0 or days_per_class > 5:
+    if capacity <= 0 or per_week <= 0 or days_per_class <= 0 or days_per_class > 5:
         raise TrainingError(
-            "Sĩ số phải > 0, số ngày mỗi lớp từ 1 đến 5 / capacity must be positive and a "
-            "class must last 1 to 5 days"
+            "Sĩ số và số lớp mỗi tuần phải > 0, số ngày mỗi lớp từ 1 đến 5 / capacity and "
+            "classes per week must be positive and a class must last 1 to 5 days"
         )
     tally = training_tally(session, unit=unit, on=on)
     need: dict[tuple[int, str], list[str]] = defaultdict(list)
@@ -255,27 +257,29 @@ def plan_classes(
     for (grp, _), officers in need.items():
         per_group[grp] += math.ceil(len(officers) / capacity)
     worst = max(per_group, key=lambda g: per_group[g])
-    if per_group[worst] > weeks:
+    if math.ceil(per_group[worst] / per_week) > weeks:
         n_worst = sum(len(o) for (g, _), o in need.items() if g == worst)
         raise PlanImpossible(
             f"{groups[worst].code} cần {per_group[worst]} lớp nhưng chỉ còn {weeks} tuần trước "
-            f"{by:%d/%m/%Y} / {groups[worst].code} needs {per_group[worst]} classes but only "
-            f"{weeks} week(s) remain before {by.isoformat()}",
-            hint=f"raise --capacity (it has {n_worst} seat-courses to fill) or choose a later --by",
+            f"{by:%d/%m/%Y} (tối đa {per_week} lớp/tuần) / "
+            f"{groups[worst].code} needs {per_group[worst]} classes but only "
+            f"{weeks} week(s) remain before {by.isoformat()} at {per_week} a week",
+            hint=f"raise --capacity or --per-week (it has {n_worst} seat-courses to fill) or "
+            "choose a later --by",
         )
     classes: list[ProposedClass] = []
-    week_of: dict[int, int] = defaultdict(int)
+    slot_of: dict[int, int] = defaultdict(int)  # classes already placed per group
     for (grp, course_code), officers in sorted(
         need.items(), key=lambda kv: (groups[kv[0][0]].path, kv[0][1])
     ):
         officers = sorted(officers)
         for i in range(math.ceil(len(officers) / capacity)):
-            start = first + timedelta(weeks=week_of[grp])
-            week_of[grp] += 1
+            start = first + timedelta(weeks=slot_of[grp] // per_week)
+            slot_of[grp] += 1
             seats = tuple(officers[i * capacity : (i + 1) * capacity])
             classes.append(
                 ProposedClass(
-                    code=f"{groups[grp].code}-{course_code}-{start:%Y%m%d}",
+                    code=f"{groups[grp].code}-{course_code}-{start:%Y%m%d}-{i + 1}",
                     group_code=groups[grp].code,
                     group_name=groups[grp].name,
                     course_code=course_code,

@@ -90,6 +90,13 @@ def test_plan_per_province_capacity_bounded(session: Session, world: TrainingSer
     with pytest.raises(PlanImpossible) as exc:
         plan_classes(session, unit=tld, on=date(2026, 3, 1), by=date(2026, 3, 20), capacity=4)
     assert "HCM" in exc.value.message
+    # Two classes a week per province fit the same work into half the weeks.
+    fast = plan_classes(
+        session, unit=tld, on=date(2026, 3, 1), by=date(2026, 3, 20), capacity=4, per_week=2
+    )
+    hcm_fast = sorted(c.starts_on for c in fast.classes if c.group_code == "HCM")
+    assert hcm_fast == [date(2026, 3, 2)] * 2 + [date(2026, 3, 9)] * 2
+    assert len({c.code for c in fast.classes}) == len(fast.classes)
     # Creating the plan's classes enrols everyone; re-planning then finds nothing missing
     # once results are in.
     created = apply_plan(world, plan)
