@@ -230,3 +230,26 @@ def test_moodle_errors(session: Session, world: TrainingService, moodle_url: str
         with pytest.raises(MoodleError) as exc3:
             down.enrolled_users(42)
         assert "cannot reach Moodle" in exc3.value.message
+
+
+def test_moodle_sync_cli(
+    db_url: str, session: Session, world: TrainingService, moodle_url: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from ops_cli.cli import app
+
+    world.update_course("DOC-MGMT", moodle_course_id=42)
+    session.commit()
+    runner = CliRunner()
+    env = {"TLDOPS_DATABASE_URL": db_url, "TLDOPS_MOODLE_URL": moodle_url}
+    res = runner.invoke(app, ["training", "moodle-sync"], env=env)
+    assert res.exit_code == 1 and "TLDOPS_MOODLE_TOKEN" in res.output
+    res = runner.invoke(app, ["training", "moodle-sync"], env={**env, "TLDOPS_MOODLE_TOKEN": "x"})
+    assert res.exit_code == 1 and "refused the token" in res.output
+    assert "Traceback" not in res.output
+    res = runner.invoke(app, ["training", "moodle-sync"], env={**env, "TLDOPS_MOODLE_TOKEN": TOKEN})
+    assert res.exit_code == 0, res.output
+    assert "DOC-MGMT" in res.output and "ghost" in res.output
+    session.expire_all()
+    assert len(world.certificates(officer_code="HN-1", status=CertificateStatus.valid)) == 1
