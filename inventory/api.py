@@ -18,13 +18,15 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from inventory.api_deps import Page, PageDep, PrincipalDep, SessionDep, paginate
 from inventory.config import TIMEZONE
+from inventory.db import session_scope
 from inventory.enums import (
     DeviceKind,
     DeviceStatus,
@@ -327,6 +329,7 @@ class IndicatorOut(BaseModel):
     value: float | None
     met: bool | None
     failing: list[FailingOut]
+    failing_total: int = Field(description="failing units/officers before failing_limit")
     children: list[ChildResultOut]
 
 
@@ -697,24 +700,52 @@ class ReportCache:
     """Target reports per (unit, data version, local day), shared by the API and the dashboard.
 
     The data version is the newest audit record id: every change through a service writes one,
-    so a new id means the numbers may have moved. ``ttl`` bounds staleness from writers that
-    bypass the services (bulk loaders). One lock per key, so a burst of identical requests
-    computes the report once.
+    so a new id means the numbers may have moved. It is re-read at most every
+    ``version_every`` seconds, so a hot scorecard costs dictionary lookups, not queries. ``ttl``
+    bounds staleness from writers that bypass the services (bulk loaders). One lock per key, so
+    a burst of identical requests computes the report once. The API's JSON bytes are cached
+    too: at the root of a large federation, serialising costs more than looking up.
     """
 
-    def __init__(self, *, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        ttl: float = 300.0,
+        version_every: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
+        self.version_every = version_every
         self.clock = clock
         self._data: dict[tuple[str, int, str], tuple[float, dict[str, Any]]] = {}
+        self._json: dict[tuple[tuple[str, int, str], int], bytes] = {}
         self._locks: dict[tuple[str, int, str], threading.Lock] = {}
         self._guard = threading.Lock()
+        self._version: tuple[float, int] | None = None
+        self._paths: dict[str, str] = {}  # unit code -> path, of units reports were made for
+        self._root: tuple[str, str] | None = None  # (code, path)
+
+    def _current_version(self, session: Session) -> int:
+        now = self.clock()
+        if self._version is None or now - self._version[0] >= self.version_every:
+            version = int(session.scalar(select(func.max(AuditRecord.id))) or 0)
+            self._version = (now, version)
+        return self._version[1]
+
+    def _key(self, session: Session, unit: Unit) -> tuple[str, int, str]:
+        self._paths[unit.code] = unit.path
+        if unit.parent_id is None:
+            self._root = (unit.code, unit.path)
+        day = datetime.now(TIMEZONE).date().isoformat()
+        return (unit.code, self._current_version(session), day)
 
     def report(self, session: Session, unit: Unit) -> dict[str, Any]:
         """The report of ``unit`` as ``TargetReport.to_dict()``."""
+        return self._report(session, unit, self._key(session, unit))
+
+    def _report(self, session: Session, unit: Unit, key: tuple[str, int, str]) -> dict[str, Any]:
         from inventory.targets import compute_report
 
-        version = session.scalar(select(func.max(AuditRecord.id))) or 0
-        key = (unit.code, int(version), datetime.now(TIMEZONE).date().isoformat())
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
@@ -727,8 +758,63 @@ class ReportCache:
                 for k in [k for k in self._data if k[0] == unit.code and k != key]:
                     self._data.pop(k, None)
                     self._locks.pop(k, None)
+                for jk in [jk for jk in self._json if jk[0][0] == unit.code and jk[0] != key]:
+                    self._json.pop(jk, None)
                 self._data[key] = (self.clock(), data)
             return data
+
+    def report_json(self, session: Session, unit: Unit, *, failing_limit: int) -> bytes:
+        """The API body (``TargetReportOut``) with at most ``failing_limit`` failing entries per
+        indicator, serialised once per data version."""
+        key = self._key(session, unit)
+        cached = self._cached_json(key, failing_limit)
+        if cached is not None:
+            return cached
+        data = self._report(session, unit, key)
+        trimmed = {
+            **data,
+            "indicators": [
+                {
+                    **ind,
+                    "failing": ind["failing"][:failing_limit],
+                    "failing_total": len(ind["failing"]),
+                }
+                for ind in data["indicators"]
+            ],
+        }
+        body = TargetReportOut.model_validate(trimmed).model_dump_json().encode("utf-8")
+        with self._guard:
+            self._json[(key, failing_limit)] = body
+        return body
+
+    def _cached_json(self, key: tuple[str, int, str], failing_limit: int) -> bytes | None:
+        body = self._json.get((key, failing_limit))
+        hit = self._data.get(key)
+        if body is None or hit is None or self.clock() - hit[0] >= self.ttl:
+            return None
+        return body
+
+    def fast_json(
+        self, principal: Principal, unit_code: str | None, *, failing_limit: int
+    ) -> bytes | None:
+        """The cached body without touching the database, or ``None`` (then take the slow
+        path, which also does every permission check that can fail)."""
+        version = self._version
+        if version is None or self.clock() - version[0] >= self.version_every:
+            return None
+        if unit_code is None:
+            roots = principal.visible_paths()
+            if not roots or self._root is None:
+                return None
+            if "/" in roots or roots[0] == self._root[1]:
+                unit_code = self._root[0]
+            else:
+                return None
+        path = self._paths.get(unit_code)
+        if path is None or not principal.can(Role.viewer, path):
+            return None
+        key = (unit_code, version[1], datetime.now(TIMEZONE).date().isoformat())
+        return self._cached_json(key, failing_limit)
 
 
 REPORTS = ReportCache()
@@ -750,18 +836,32 @@ def default_unit(session: Session, principal: Principal) -> Unit:
     return unit
 
 
+def _targets_json(engine: Any, principal: Principal, unit: str | None, failing_limit: int) -> bytes:
+    with session_scope(engine) as session:
+        top = _visible_unit(session, principal, unit) if unit else default_unit(session, principal)
+        return REPORTS.report_json(session, top, failing_limit=failing_limit)
+
+
 @targets.get("", response_model=TargetReportOut, summary="Plan-target scorecard of a unit")
-def get_targets(
-    session: SessionDep,
+async def get_targets(
+    request: Request,
     principal: PrincipalDep,
     unit: Annotated[
         str | None, Query(description="unit code (default: your top unit)", max_length=64)
     ] = None,
-) -> dict[str, Any]:
+    failing_limit: Annotated[
+        int, Query(ge=0, le=1_000_000, description="at most this many failing entries each")
+    ] = 100,
+) -> Response:
     """Every indicator over the unit's subtree, with one result per direct child unit and the
-    failing units/officers. Cached per unit until the data changes."""
-    top = _visible_unit(session, principal, unit) if unit else default_unit(session, principal)
-    return REPORTS.report(session, top)
+    failing units/officers (``failing_total`` counts them all). Cached per unit until the data
+    changes; a cached report is served without a database round trip."""
+    body = REPORTS.fast_json(principal, unit, failing_limit=failing_limit)
+    if body is None:
+        body = await run_in_threadpool(
+            _targets_json, request.app.state.engine, principal, unit, failing_limit
+        )
+    return Response(body, media_type="application/json")
 
 
 @targets.get("/indicators", response_model=list[IndicatorInfo], summary="The registered indicators")

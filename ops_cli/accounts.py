@@ -61,6 +61,20 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
+# Bumped by every change that can shrink what a credential may do (revocation, grants, password,
+# disabling). The web app caches resolved API tokens for a few seconds and drops that cache when
+# this moves, so in-process revocations take effect at once.
+_generation = [0]
+
+
+def credentials_generation() -> int:
+    return _generation[0]
+
+
+def _credentials_changed() -> None:
+    _generation[0] += 1
+
+
 def digest(value: str) -> str:
     """SHA-256 hex digest of a random secret (session id or API token) for storage."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
@@ -179,6 +193,7 @@ class AccountService:
         user.failed_logins = 0
         user.locked_until = None
         self.session.flush()
+        _credentials_changed()
         self.revoke_all_sessions(user, note="password reset")
         audit(
             self.session,
@@ -202,6 +217,7 @@ class AccountService:
         user.password_hash = self.hasher.hash(new)
         user.must_change_password = False
         self.session.flush()
+        _credentials_changed()
         audit(
             self.session,
             actor=user.username,
@@ -215,6 +231,7 @@ class AccountService:
         user = self.user(username)
         before = _user_snapshot(user)
         user.active = active
+        _credentials_changed()
         if not active:
             self.revoke_all_sessions(user, note="account disabled")
         self.session.flush()
@@ -244,6 +261,7 @@ class AccountService:
             if g.role is role and g.unit_id == unit.id:
                 return g
         grant = UserGrant(user_id=user.id, role=role, unit_id=unit.id)
+        _credentials_changed()
         self.session.add(grant)
         self.session.flush()
         self.session.refresh(user)
@@ -272,6 +290,7 @@ class AccountService:
                 f"{user.username} has no {role.value} grant on {unit.code}"
             )
         self.session.flush()
+        _credentials_changed()
         self.session.expire(user)
         audit(
             self.session,
@@ -407,6 +426,7 @@ class AccountService:
         ws = self.session.scalar(select(WebSession).where(WebSession.id_hash == digest(raw)))
         if ws is not None and ws.revoked_at is None:
             ws.revoked_at = self.clock()
+            _credentials_changed()
             audit(
                 self.session,
                 actor=ws.user.username,
@@ -425,6 +445,7 @@ class AccountService:
             .values(revoked_at=self.clock())
             .execution_options(synchronize_session="fetch")
         ).rowcount  # type: ignore[attr-defined]
+        _credentials_changed()
         audit(
             self.session,
             actor=self.actor if self.actor != "system" else user.username,
@@ -498,6 +519,7 @@ class AccountService:
             raise NotFound(f"Không có token {token_id} / no token {token_id} for {username}")
         if tok.revoked_at is None:
             tok.revoked_at = self.clock()
+            _credentials_changed()
             audit(
                 self.session,
                 actor=self.actor,

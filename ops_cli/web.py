@@ -17,6 +17,7 @@ import importlib
 import importlib.util
 import ipaddress
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -35,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from inventory.db import session_scope
 from inventory.errors import Conflict, NotFound, OpsError, PermissionDenied, ValidationFailed
 from inventory.security import Principal
-from ops_cli.accounts import AccountService, digest
+from ops_cli.accounts import AccountService, credentials_generation, digest
 from ops_cli.errors import AccountLocked, CsrfFailed, LoginFailed, TooManyAttempts
 
 log = logging.getLogger("tldops.web")
@@ -124,6 +125,32 @@ def _resolve(engine: Engine, *, token: str | None, cookie: str | None) -> Identi
     return None
 
 
+TOKEN_CACHE_SECONDS = 5.0
+# digest(token) -> (resolved at, credentials generation, identity). Scripts call the API in
+# bursts; resolving the same token for each call is wasted work. In-process revocations clear it
+# at once (generation); changes made by another process (the CLI) show within the TTL.
+_token_cache: dict[str, tuple[float, int, Identity]] = {}
+
+
+def _resolve_token(engine: Engine, token: str) -> Identity | None:
+    key = digest(token)
+    now = time.monotonic()
+    hit = _token_cache.get(key)
+    if (
+        hit is not None
+        and now - hit[0] < TOKEN_CACHE_SECONDS
+        and hit[1] == credentials_generation()
+    ):
+        return hit[2]
+    return None
+
+
+def _remember_token(token: str, identity: Identity, generation: int) -> None:
+    if len(_token_cache) > 10_000:
+        _token_cache.clear()
+    _token_cache[digest(token)] = (time.monotonic(), generation, identity)
+
+
 _bearer = HTTPBearer(auto_error=False, description="API token from `tldops user token`")
 _cookie = APIKeyCookie(
     name=SESSION_COOKIE, auto_error=False, description="browser session (needs X-CSRF-Token)"
@@ -144,7 +171,14 @@ async def authenticate(
     engine = request.app.state.engine
     identity: Identity | None = None
     if bearer is not None:
-        identity = await run_in_threadpool(_resolve, engine, token=bearer.credentials, cookie=None)
+        identity = _resolve_token(engine, bearer.credentials)
+        if identity is None:
+            generation = credentials_generation()
+            identity = await run_in_threadpool(
+                _resolve, engine, token=bearer.credentials, cookie=None
+            )
+            if identity is not None:
+                _remember_token(bearer.credentials, identity, generation)
     elif cookie:
         identity = await run_in_threadpool(_resolve, engine, token=None, cookie=cookie)
         if identity is not None and request.method in UNSAFE_METHODS:
@@ -388,5 +422,15 @@ def create_app(
     return app
 
 
-def session_cookie_hash(raw: str) -> str:
-    return digest(raw)
+def app_from_env() -> FastAPI:
+    """App factory for an external server: ``uvicorn --factory ops_cli.web:app_from_env``.
+
+    Reads ``TLDOPS_DATABASE_URL`` (migrating it) and ``TLDOPS_COOKIE_SECURE`` (default true).
+    """
+    import os
+
+    from inventory.config import Settings
+    from inventory.runtime import get_engine
+
+    secure = os.environ.get("TLDOPS_COOKIE_SECURE", "true").lower() in {"1", "true", "yes"}
+    return create_app(get_engine(Settings.from_env()), secure_cookies=secure)
