@@ -838,6 +838,36 @@ def add_silence(
     return s
 
 
+def expire_silence(session: Session, *, silence_id: int, actor: str, clock: Clock) -> Silence:
+    """End a silence now (alerts it held back are notified at the next evaluation).
+
+    >>> # expire_silence(session, silence_id=3, actor="it.hn", clock=utcnow)
+    """
+    s = session.get(Silence, silence_id)
+    if s is None:
+        raise AlertNotFound(
+            f"Không có lệnh tắt cảnh báo số {silence_id} / no silence {silence_id}",
+            hint="list silences with `tldops monitor silences`",
+        )
+    now = clock()
+    before = {"ends_at": s.ends_at.isoformat()}
+    if s.ends_at > now:
+        s.ends_at = max(now, s.starts_at)
+    session.flush()
+    audit(
+        session,
+        actor=actor,
+        action="expire",
+        entity="silence",
+        entity_key=str(s.id),
+        before=before,
+        after={"ends_at": s.ends_at.isoformat()},
+        unit_path=s.unit.path,
+        at=now,
+    )
+    return s
+
+
 def add_maintenance(
     session: Session,
     *,

@@ -20,9 +20,9 @@ from inventory.db import utcnow
 from inventory.errors import NotFound
 from inventory.models import Device, Service, Unit
 from inventory.security import Principal, Role
-from monitoring.alerts import acknowledge, add_silence
+from monitoring.alerts import acknowledge, add_silence, expire_silence
 from monitoring.errors import AlertNotFound
-from monitoring.models import Alert, AlertState, CheckState
+from monitoring.models import Alert, AlertState, CheckState, Silence
 from monitoring.schemas import (
     AckIn,
     AlertOut,
@@ -155,6 +155,17 @@ def create_silence(session: SessionDep, principal: PrincipalDep, body: SilenceIn
         device_id=device_id,
     )
     return SilenceOut.model_validate(s)
+
+
+@router.delete("/silences/{silence_id}", response_model=SilenceOut)
+def end_silence(session: SessionDep, principal: PrincipalDep, silence_id: int) -> SilenceOut:
+    sil = session.get(Silence, silence_id)
+    if sil is None or not principal.can(Role.viewer, sil.unit.path):
+        raise NotFound(f"Không có lệnh tắt cảnh báo số {silence_id} / no silence {silence_id}")
+    principal.require(Role.it_staff, sil.unit.path)
+    return SilenceOut.model_validate(
+        expire_silence(session, silence_id=silence_id, actor=principal.name, clock=utcnow)
+    )
 
 
 @router.get("/checks", response_model=Page[CheckOut])

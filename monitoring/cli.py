@@ -30,10 +30,16 @@ from inventory.mail import Mailer, SmtpSettings
 from inventory.models import Device, Unit
 from inventory.runtime import cli_session, console, current_actor, get_engine
 from inventory.secrets import SecretBox
-from monitoring.alerts import acknowledge, add_maintenance, add_silence, open_alerts_query
+from monitoring.alerts import (
+    acknowledge,
+    add_maintenance,
+    add_silence,
+    expire_silence,
+    open_alerts_query,
+)
 from monitoring.errors import ConfigInvalid
 from monitoring.jobs import PollSummary, alert_cycle, check_cycle, poll_cycle
-from monitoring.models import PollStatus
+from monitoring.models import PollStatus, Silence
 from monitoring.promstack import ExportOptions, export_prometheus
 from monitoring.service import MonitorSettings, unit_status
 from monitoring.snmp import DeviceSample
@@ -283,6 +289,40 @@ def silence(
         console.print(
             f"[green]✓[/] silence {sil.id}: {unit} until {sil.ends_at:%Y-%m-%d %H:%M} UTC"
         )
+
+
+@app.command()
+def silences(
+    all_: Annotated[bool, typer.Option("--all", help="include expired silences")] = False,
+) -> None:
+    """List silences (active ones by default)."""
+    with cli_session() as s:
+        q = select(Silence, Unit.code).join(Unit, Silence.unit_id == Unit.id).order_by(Silence.id)
+        if not all_:
+            q = q.where(Silence.ends_at > utcnow())
+        t = Table(title="Tắt cảnh báo / silences")
+        for col in ("id", "unit (subtree)", "rule", "device", "from", "until", "by", "comment"):
+            t.add_column(col)
+        for sil, code in s.execute(q):
+            t.add_row(
+                str(sil.id),
+                code,
+                sil.rule or "*",
+                str(sil.device_id or "*"),
+                f"{sil.starts_at:%Y-%m-%d %H:%M}",
+                f"{sil.ends_at:%Y-%m-%d %H:%M}",
+                sil.created_by,
+                sil.comment,
+            )
+        console.print(t)
+
+
+@app.command()
+def unsilence(silence_id: Annotated[int, typer.Argument(help="silence id")]) -> None:
+    """End a silence now."""
+    with cli_session() as s:
+        sil = expire_silence(s, silence_id=silence_id, actor=current_actor(), clock=utcnow)
+        console.print(f"[green]✓[/] silence {sil.id} ended {sil.ends_at:%Y-%m-%d %H:%M} UTC")
 
 
 @app.command()

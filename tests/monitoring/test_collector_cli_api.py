@@ -205,6 +205,10 @@ def test_cli_poll_status_alerts_ack_silence_export(
         assert a is not None and a.acknowledged_by == "it.hn" and a.ack_comment == "đang xử lý"
         (sil,) = s.scalars(select(Silence)).all()
         assert sil.rule == "device_down" and sil.created_by == "it.hn"
+    r = runner.invoke(app, ["monitor", "unsilence", str(sil.id)], env=env)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["monitor", "silences"], env=env)
+    assert "device_down" not in r.output
     out = tmp_path / "prom"
     r = runner.invoke(app, ["monitor", "export-prometheus", str(out), "--shards", "2"], env=env)
     assert r.exit_code == 0, r.output
@@ -290,8 +294,15 @@ def test_api_status_alerts_ack_silence_checks(api: tuple[TestClient, dict[str, A
 
     r = client.post("/api/monitoring/silences", json={"unit": "HN-BD", "hours": 2}, headers=hn)
     assert r.status_code == 201 and r.json()["created_by"] == "it.hn"
+    silence_id, planned_end = r.json()["id"], r.json()["ends_at"]
     r = client.post("/api/monitoring/silences", json={"unit": "HCM", "hours": 2}, headers=hn)
     assert r.status_code == 403
+    assert (
+        client.delete(f"/api/monitoring/silences/{silence_id}", headers=viewer).status_code == 404
+    )
+    r = client.delete(f"/api/monitoring/silences/{silence_id}", headers=hn)
+    assert r.status_code == 200
+    assert r.json()["ends_at"] < planned_end  # ended now, not in two hours
     assert client.get("/api/monitoring/checks", headers=admin).json()["total"] == 0
     st_all = client.get(
         "/api/monitoring/alerts", params={"all": True, "state": "firing"}, headers=admin
