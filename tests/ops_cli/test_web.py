@@ -4,6 +4,7 @@ logout everywhere, lockout over HTTP, one-time passwords, the dashboard pages an
 from __future__ import annotations
 
 import re
+import time
 from datetime import date
 
 import pytest
@@ -321,3 +322,57 @@ def test_error_bodies_follow_the_contract(client: TestClient, world: World) -> N
     assert dup.status_code == 409
     bad = client.get("/api/units?limit=0", headers=world.headers("admin"))
     assert bad.status_code == 422 and bad.json()["error"]["problems"]
+
+
+def test_revoked_token_stops_working_at_once(client: TestClient, world: World) -> None:
+    with session_scope(world.engine) as s:
+        raw, tok = AccountService(s).create_token(username="viewer_hni", name="short-lived")
+    headers = {"Authorization": f"Bearer {raw}"}
+    assert client.get("/api/units", headers=headers).status_code == 200
+    assert client.get("/api/units", headers=headers).status_code == 200  # served from cache
+    with session_scope(world.engine) as s:
+        AccountService(s).revoke_token(username="viewer_hni", token_id=tok.id)
+    assert client.get("/api/units", headers=headers).status_code == 401
+
+
+def test_scorecard_follows_data_changes(client: TestClient, world: World) -> None:
+    """The cached report moves when the inventory changes (version re-read each second)."""
+    headers = world.headers("admin")
+    url = "/api/targets?failing_limit=100000"
+    report = client.get(url, headers=headers).json()
+    eq = next(i for i in report["indicators"] if i["id"] == "equipped_offices")
+    fixes = {
+        "no_active_printer": "printer",
+        "no_active_computer": "pc",
+        "no_active_network_device": "switch",
+        "no_active_internet_link": "link",
+    }
+    single = [
+        f for f in eq["failing"] if len(f["reasons"]) == 1 and f["reasons"][0]["code"] in fixes
+    ]
+    assert single, "the demo plan leaves offices short of exactly one kind of equipment"
+    target, reason = single[0]["code"], single[0]["reasons"][0]["code"]
+    if fixes[reason] == "link":
+        made = client.put(
+            "/api/links",
+            headers=headers,
+            json={"unit_code": target, "isp": "VNPT", "kind": "ftth", "bandwidth_mbps": 100},
+        )
+        assert made.status_code == 200, made.text
+    else:
+        made = client.post(
+            "/api/devices",
+            headers=headers,
+            json={"asset_tag": f"{target}-FIX-1", "kind": fixes[reason], "unit_code": target},
+        )
+        assert made.status_code == 201, made.text
+    deadline = time.monotonic() + 5
+    while True:
+        again = client.get(url, headers=headers).json()
+        eq2 = next(i for i in again["indicators"] if i["id"] == "equipped_offices")
+        if target not in {f["code"] for f in eq2["failing"]}:
+            break
+        assert time.monotonic() < deadline, f"the report did not follow the fix of {target}"
+        time.sleep(0.3)
+    assert eq2["numerator"] == eq["numerator"] + 1
+    assert eq2["failing_total"] == eq["failing_total"] - 1
