@@ -31,6 +31,8 @@ from training_lms.indicators import OfficersTrained
 from training_lms.models import Certificate, Course, Enrolment, TrainingClass
 from training_lms.planning import gap_lines
 from training_lms.schemas import (
+    AttendanceIn,
+    AttendanceOut,
     CertificateOut,
     ChildProgress,
     ClassDetail,
@@ -45,6 +47,7 @@ from training_lms.schemas import (
     ProgressOut,
     ResultIn,
     ResultOut,
+    RevokeIn,
 )
 from training_lms.service import TrainingService
 from training_lms.status import training_tally
@@ -230,6 +233,25 @@ def withdraw(
     )
 
 
+@router.post("/classes/{code}/attendance", response_model=AttendanceOut)
+def record_attendance(
+    code: str, body: AttendanceIn, session: SessionDep, principal: PrincipalDep
+) -> AttendanceOut:
+    """Mark officers present (or absent) at one session; all or none."""
+    _class_for(session, principal, code, Role.training_coordinator)
+    svc = _svc(session, principal)
+    for officer_code in body.officer_codes:
+        svc.record_attendance(
+            class_code=code,
+            session_number=body.session_number,
+            officer_code=officer_code,
+            present=body.present,
+        )
+    return AttendanceOut(
+        session_number=body.session_number, recorded=len(body.officer_codes), present=body.present
+    )
+
+
 @router.post("/classes/{code}/results", response_model=ResultOut)
 def record_result(
     code: str, body: ResultIn, session: SessionDep, principal: PrincipalDep
@@ -318,6 +340,18 @@ def verify_certificate(
     """Look a certificate up by the code printed on it (any status: the caller shows it)."""
     cert = _svc(session, principal).verify(verification_code)
     principal.require(Role.viewer, cert.officer.unit.path)
+    return _cert_out(cert, cert.officer.unit.code)
+
+
+@router.post("/certificates/{number}/revoke", response_model=CertificateOut)
+def revoke_certificate(
+    number: str, body: RevokeIn, session: SessionDep, principal: PrincipalDep
+) -> CertificateOut:
+    """Revoke a certificate (the one it superseded counts again)."""
+    svc = _svc(session, principal)
+    cert = svc.certificate(number)
+    principal.require(Role.training_coordinator, cert.officer.unit.path)
+    svc.revoke(number, reason=body.reason)
     return _cert_out(cert, cert.officer.unit.code)
 
 

@@ -86,6 +86,22 @@ class ClassDetail(ClassOut):
     enrolments: list[EnrolmentOut]
 
 
+class AttendanceIn(BaseModel):
+    session_number: int = Field(ge=1)
+    officer_codes: list[str] = Field(min_length=1, max_length=500)
+    present: bool = True
+
+
+class AttendanceOut(BaseModel):
+    session_number: int
+    recorded: int
+    present: bool
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=500)
+
+
 class ResultIn(BaseModel):
     officer_code: str
     score: float = Field(ge=0)

@@ -117,6 +117,19 @@ def test_api_classes_enrolment_results_progress(
     )
     assert r.status_code == 422 and "BD-1" in r.json()["error"]["message"]
 
+    att = client.post(
+        "/api/training/classes/HN-01/attendance",
+        json={"session_number": 2, "officer_codes": ["BD-2"], "present": False},
+        headers=h("coord.hn"),
+    )
+    assert att.json() == {"session_number": 2, "recorded": 1, "present": False}
+    bad_session = client.post(
+        "/api/training/classes/HN-01/attendance",
+        json={"session_number": 9, "officer_codes": ["BD-2"]},
+        headers=h("coord.hn"),
+    )
+    assert bad_session.status_code == 404
+
     certs = client.get("/api/training/certificates?unit=HN", headers=h("coord.hn")).json()
     assert [c["officer_code"] for c in certs["items"]] == ["BD-2"]
     code = certs["items"][0]["verification_code"]
@@ -127,6 +140,11 @@ def test_api_classes_enrolment_results_progress(
     hidden = client.get(f"/api/training/certificates/verify/{code}", headers=h("viewer.hcm"))
     assert hidden.status_code == 403
     assert client.get("/api/training/certificates", headers=h("viewer.hcm")).json()["total"] == 0
+    number = res["certificate_number"]
+    revoke = f"/api/training/certificates/{number}/revoke"
+    assert client.post(revoke, json={"reason": "nhầm"}, headers=h("viewer.hcm")).status_code == 403
+    revoked = client.post(revoke, json={"reason": "ghi nhầm điểm"}, headers=h("coord.hn"))
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
 
     prog = client.get("/api/training/progress?unit=HN&as_of=2026-03-01", headers=h("coord.hn"))
     p = prog.json()
@@ -142,6 +160,6 @@ def test_api_classes_enrolment_results_progress(
         }
     ]
     gaps = client.get("/api/training/gaps?unit=HN&limit=2", headers=h("coord.hn")).json()
-    assert gaps["total"] == 8 and len(gaps["items"]) == 2
+    assert gaps["total"] == 9 and len(gaps["items"]) == 2  # BD-2 lost IT-BASIC: revoked
     assert client.get("/api/training/progress?unit=HN", headers=h("viewer.hcm")).status_code == 403
     assert client.get("/api/training/classes/NOPE", headers=h("admin")).status_code == 404
