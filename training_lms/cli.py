@@ -579,10 +579,18 @@ def report(
 @import_app.command("results")
 def import_results_cmd(path: Path) -> None:
     """Import a result sheet (class_code,officer_code,score,date); all rows or none."""
+    from rich.progress import Progress
+
     from training_lms.transfer import import_results
 
-    with cli_session() as session:
-        s = import_results(session, path=path, actor=current_actor())
+    with cli_session() as session, Progress(console=console, transient=True) as bar:
+        task = bar.add_task("ghi kết quả / recording results", total=None)
+        s = import_results(
+            session,
+            path=path,
+            actor=current_actor(),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     console.print(
         f"{s.rows} kết quả / results: {s.passed} đạt / passed, {s.failed} không đạt / failed, "
         f"{s.corrected} sửa / corrected, {s.certificates} chứng chỉ / certificates"

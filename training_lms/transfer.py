@@ -176,8 +176,11 @@ def import_results(
     path: Path,
     actor: str = "system",
     clock: Callable[[], datetime] = utcnow,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
     """Validate every row of a result sheet, then record all results, or nothing.
+
+    ``progress(done, total)`` is called as rows are recorded (the CLI draws a progress bar).
 
     Checks: the exact columns; class and officer codes exist; the officer holds a seat in the
     class; the score is a number within the course's scale (``,`` as decimal separator is
@@ -293,7 +296,7 @@ def import_results(
     # Rows were all checked above; the service re-checks its own rules. Should one still refuse
     # a row, the error propagates and the caller's transaction (cli_session, the API request)
     # rolls back everything this import wrote.
-    for class_code, officer_code, score, taken in valid:
+    for n, (class_code, officer_code, score, taken) in enumerate(valid, start=1):
         result = svc.record_result(
             class_code=class_code,
             officer_code=officer_code,
@@ -305,6 +308,8 @@ def import_results(
         corrected += (class_code, officer_code) in existing
         passed += result.passed
         failed += not result.passed
+        if progress is not None and (n % 50 == 0 or n == len(valid)):
+            progress(n, len(valid))
     certs = session.scalar(
         select(func.count(Certificate.id)).where(
             Certificate.result_id.in_(result_ids), Certificate.status == CertificateStatus.valid
