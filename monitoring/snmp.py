@@ -191,7 +191,11 @@ class SnmpAuth:
             return UsmUserData(self.username)
         auth = _AUTH_PROTOCOLS[self.auth_protocol.upper()]
         if self.security_level == "authNoPriv":
-            return UsmUserData(self.username, authKey=self.auth_key, authProtocol=auth)
+            return UsmUserData(
+                self.username,
+                authKey=self.auth_key,
+                authProtocol=auth,
+            )
         return UsmUserData(
             self.username,
             authKey=self.auth_key,
@@ -368,7 +372,11 @@ class SnmpPoller:
             tuple(allowed_nets) if allowed_nets is not None else parse_allowed_nets("")
         )
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._engine: SnmpEngine | None = None
+        self._engines: list[SnmpEngine] = []
+        # username → key set → engine index. The engine's user table is keyed by username, so
+        # two key sets for one username (one per site, say) polled at the same time would
+        # overwrite each other; the second key set gets a second engine. Normally: one engine.
+        self._v3_slots: dict[str, dict[SnmpAuth, int]] = {}
         self._sem: asyncio.Semaphore | None = None
         self._context = ContextData()
         self._auth_cache: dict[SnmpAuth, CommunityData | UsmUserData] = {}
@@ -385,20 +393,32 @@ class SnmpPoller:
 
     @property
     def engine(self) -> SnmpEngine:
-        if self._engine is None:
-            self._engine = _make_engine()
-        return self._engine
+        """The shared engine (v3, and v2c when the BER fast path is off)."""
+        return self._engine_at(0)
+
+    def _engine_at(self, index: int) -> SnmpEngine:
+        while len(self._engines) <= index:
+            self._engines.append(_make_engine())
+        return self._engines[index]
+
+    def _engine_for(self, auth: SnmpAuth) -> SnmpEngine:
+        if auth.version != "3":
+            return self._engine_at(0)
+        slots = self._v3_slots.setdefault(auth.username, {})
+        return self._engine_at(slots.setdefault(auth, len(slots)))
 
     def close(self) -> None:
-        """Release the engine's sockets (call when done with the poller)."""
+        """Release the sockets (call when done with the poller)."""
         self._v2c.close()
-        if self._engine is not None:
-            self._engine.close_dispatcher()
-            self._engine = None
+        for engine in self._engines:
+            engine.close_dispatcher()
+        self._engines = []
+        self._v3_slots = {}
 
     # -- requests ----------------------------------------------------------------------------
     async def _bulk(
         self,
+        engine: SnmpEngine,
         auth: CommunityData | UsmUserData,
         transport: UdpTransportTarget,
         non_repeaters: Sequence[str],
@@ -407,7 +427,7 @@ class SnmpPoller:
     ) -> list[tuple[str, Any]]:
         var_binds = [self._var_bind(o) for o in (*non_repeaters, *repeaters)]
         err_ind, err_status, err_index, out = await bulk_cmd(
-            self.engine,
+            engine,
             auth,
             transport,
             self._context,
@@ -476,9 +496,10 @@ class SnmpPoller:
             if auth is None:
                 auth = self._auth_cache[target.auth] = target.auth.to_pysnmp()
             transport = await self._transport(target.host, target.port)
+            engine = self._engine_for(target.auth)
 
             async def request(nr: list[str], rep: list[str], reps: int) -> list[tuple[str, Any]]:
-                return await self._bulk(auth, transport, nr, rep, reps)
+                return await self._bulk(engine, auth, transport, nr, rep, reps)
 
         known_rows = self._rows.get((target.host, target.port))
         reps = min(self.max_repetitions, known_rows + 1) if known_rows else self.max_repetitions

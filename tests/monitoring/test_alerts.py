@@ -458,3 +458,38 @@ def test_ups_rules_from_recordings(
     clock.advance(minutes=2)
     alert_cycle(engine, clock=clock, mailer=None, settings=SETTINGS)
     assert {a.rule for a in alerts(engine) if a.state is AlertState.firing} == rules
+
+
+def test_v3_profiles_through_poll_cycle_and_snmp_error_rule(
+    sqlite_url: str, snmpd: Snmpd, clock: FakeClock
+) -> None:
+    """A v3 profile with the right keys polls up; one with a wrong key is an SNMP *error*
+    (the agent answers, refusing us), which raises snmp_error, not device_down."""
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as s:
+        build_org(s)
+        add_snmp_device(
+            s,
+            tag="HN-FW-01",
+            kind=DeviceKind.firewall,
+            unit="HN",
+            port=snmpd.port,
+            v3=(snmpd.user, snmpd.auth_key, snmpd.priv_key),
+        )
+        add_snmp_device(
+            s,
+            tag="HN-FW-02",
+            kind=DeviceKind.firewall,
+            unit="HN",
+            port=snmpd.port,
+            v3=(snmpd.user, "wrong-auth-key", snmpd.priv_key),
+        )
+    summary = asyncio.run(poll_cycle(engine, settings=SETTINGS, clock=clock))
+    assert (summary.up, summary.error, summary.down) == (1, 1, 0)
+    alert_cycle(engine, clock=clock, mailer=None, settings=SETTINGS)
+    clock.advance(minutes=11)
+    asyncio.run(poll_cycle(engine, settings=SETTINGS, clock=clock))
+    alert_cycle(engine, clock=clock, mailer=None, settings=SETTINGS)
+    (a,) = alerts(engine)
+    assert a.rule == "snmp_error" and a.state is AlertState.firing
+    assert a.labels["device"] == "hn-fw-02" and "digest" in a.description.lower()
