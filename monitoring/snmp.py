@@ -33,6 +33,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     ObjectIdentity,
     ObjectType,
     SnmpEngine,
+    Udp6TransportTarget,
     UdpTransportTarget,
     UsmUserData,
     bulk_cmd,
@@ -380,7 +381,7 @@ class SnmpPoller:
         self._sem: asyncio.Semaphore | None = None
         self._context = ContextData()
         self._auth_cache: dict[SnmpAuth, CommunityData | UsmUserData] = {}
-        self._transports: dict[tuple[str, int], UdpTransportTarget] = {}
+        self._transports: dict[tuple[str, int], UdpTransportTarget | Udp6TransportTarget] = {}
         # Resolved request var-binds by OID: pysnmp skips its MIB lookup for a "clean" one.
         self._var_binds: dict[str, ObjectType] = {}
         # Rows seen per agent at the last poll: the next poll asks for exactly rows + 1 per
@@ -420,7 +421,7 @@ class SnmpPoller:
         self,
         engine: SnmpEngine,
         auth: CommunityData | UsmUserData,
-        transport: UdpTransportTarget,
+        transport: UdpTransportTarget | Udp6TransportTarget,
         non_repeaters: Sequence[str],
         repeaters: Sequence[str],
         max_repetitions: int,
@@ -454,13 +455,14 @@ class SnmpPoller:
             vb = self._var_binds[oid] = ObjectType(ObjectIdentity(oid))
         return vb
 
-    async def _transport(self, host: str, port: int) -> UdpTransportTarget:
+    async def _transport(self, host: str, port: int) -> UdpTransportTarget | Udp6TransportTarget:
         key = (host, port)
         t = self._transports.get(key)
         if t is None:
             if len(self._transports) > 65536:
                 self._transports.clear()
-            t = self._transports[key] = await UdpTransportTarget.create(
+            kind = Udp6TransportTarget if ":" in host else UdpTransportTarget
+            t = self._transports[key] = await kind.create(
                 key, timeout=self.timeout, retries=self.retries
             )
         return t

@@ -132,8 +132,9 @@ def start_snmpd(workdir: Path) -> Snmpd:
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "snmpd.conf"
     conf.write_text(
-        f"agentAddress udp:127.0.0.1:{port}\n"
+        f"agentAddress udp:127.0.0.1:{port},udp6:[::1]:{port}\n"
         f"rocommunity {V2C_COMMUNITY} 127.0.0.1\n"
+        f"rocommunity6 {V2C_COMMUNITY} ::1\n"
         f"createUser {V3_USER} SHA {V3_AUTH} AES {V3_PRIV}\n"
         f"rouser {V3_USER} priv\n"
         "sysName tmon-snmpd\nsysLocation loopback\nsysContact it@congdoan.vn\n"

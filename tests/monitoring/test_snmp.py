@@ -56,6 +56,19 @@ def test_v2c_snmpd_system_interfaces_and_host_resources(snmpd: Snmpd, fast: bool
     assert any(d["descr"] == "/" and d["size_bytes"] > 0 for d in s.metrics["storage"])
 
 
+def test_ipv6_agent(snmpd: Snmpd) -> None:
+    t = PollTarget(
+        device_id=1,
+        host="::1",
+        port=snmpd.port,
+        kind=DeviceKind.switch,
+        auth=SnmpAuth.v2c(snmpd.community),
+    )
+    s = run(poll_one(t))
+    assert s.status is PollStatus.up, s.error
+    assert s.sys_name == "tmon-snmpd"
+
+
 def test_v3_authpriv_sha_aes(snmpd: Snmpd) -> None:
     auth = SnmpAuth.v3(username=snmpd.user, auth_key=snmpd.auth_key, priv_key=snmpd.priv_key)
     s = run(poll_one(target(snmpd.port, auth)))
