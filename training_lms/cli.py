@@ -371,7 +371,7 @@ def result(
         verdict = "đạt / passed" if r.passed else "không đạt / failed"
         console.print(f"{officer}: {score:g} — {verdict}")
         for c in certs:
-            if c.course_id == r.course_id:
+            if r.passed and c.result_id == r.id:
                 console.print(
                     f"chứng chỉ / certificate {c.number}, mã xác thực {c.verification_code}"
                 )

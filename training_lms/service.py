@@ -585,16 +585,24 @@ class TrainingService:
         existing = self.session.scalar(
             select(Result).where(Result.class_id == cls.id, Result.officer_id == officer.id)
         )
+        if existing is None:
+            self._seat(cls, officer)
+        day = taken_on or (existing.taken_on if existing is not None else cls.ends_on)
+        if day > self.today():
+            raise TrainingError(
+                f"Ngày thi {day:%d/%m/%Y} chưa tới / the exam day {day.isoformat()} is in the "
+                "future",
+                hint="record results after the exam, or give --date",
+            )
         if existing is not None:
             return self.correct_result(existing, score=score, taken_on=taken_on)
-        self._seat(cls, officer)
         result = Result(
             course_id=course.id,
             class_id=cls.id,
             officer_id=officer.id,
             score=score,
             passed=score >= course.pass_mark,
-            taken_on=taken_on or cls.ends_on,
+            taken_on=day,
             source=source,
         )
         self.session.add(result)

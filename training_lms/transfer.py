@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from inventory.config import TIMEZONE
 from inventory.db import utcnow
 from inventory.errors import Problem, ValidationFailed
 from inventory.models import Officer
@@ -214,6 +215,7 @@ def import_results(
         ).all()
     )
     seen: dict[tuple[str, str], int] = {}
+    today = clock().astimezone(TIMEZONE).date()
     valid: list[tuple[str, str, float, date | None]] = []
 
     def bad(row: int, col: str, value: str, vi: str, en: str) -> None:
@@ -267,6 +269,15 @@ def import_results(
                     f"ngày trước khi lớp bắt đầu ({cls.starts_on:%d/%m/%Y})",
                     f"date is before the class starts ({cls.starts_on.isoformat()})",
                 )
+        exam_day = taken or (cls.ends_on if cls is not None else None)
+        if exam_day is not None and exam_day > today:
+            bad(
+                line,
+                "date",
+                r["date"],
+                f"ngày thi {exam_day:%d/%m/%Y} chưa tới",
+                f"exam day {exam_day.isoformat()} is in the future",
+            )
         key = (r["class_code"], r["officer_code"])
         if key in seen:
             bad(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -100,6 +100,14 @@ def test_plan_per_province_capacity_bounded(session: Session, world: TrainingSer
     # Creating the plan's classes enrols everyone; re-planning then finds nothing missing
     # once results are in.
     created = apply_plan(world, plan)
+    world.clock.now = datetime(2026, 5, 1, tzinfo=UTC)  # type: ignore[attr-defined]
+    with pytest.raises(TrainingError):  # results only after the exam day
+        world.record_result(
+            class_code=plan.classes[-1].code,
+            officer_code="HCM-1",
+            score=9,
+            taken_on=date(2026, 5, 2),
+        )
     assert len(created) == len(plan.classes)
     for c in plan.classes:
         for o in c.officers:
