@@ -531,11 +531,11 @@ class SnmpPoller:
                 if name in finished:
                     continue
                 base = columns[name]
-                value = val
-                if not _under(oid, base) or value is None:
+                # Past the column, an exception value, or an agent repeating itself: done.
+                if not _under(oid, base) or val is None or oid == cursor.get(name):
                     finished.add(name)
                     continue
-                table[name][oid[len(base) + 1 :]] = value
+                table[name][oid[len(base) + 1 :]] = val
                 cursor[name] = oid
                 progressed = True
             for name in finished:
