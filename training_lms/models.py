@@ -129,8 +129,10 @@ class Enrolment(Base):
     class_id: Mapped[int] = mapped_column(ForeignKey("training_classes.id", ondelete="CASCADE"))
     officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
     status: Mapped[EnrolmentStatus] = mapped_column(_enum(EnrolmentStatus))
-    # Waiting-list order: first come, first promoted.
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Waiting-list order, first come first promoted: a per-class counter rather than the
+    # timestamp, which ties under a coarse or injected clock.
+    queue_no: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     training_class: Mapped[TrainingClass] = relationship()
     officer: Mapped[Officer] = relationship()

@@ -363,7 +363,7 @@ class TrainingService:
         if status is not None:
             q = q.where(Enrolment.status == status)
         return self.session.scalars(
-            q.order_by(Enrolment.status, Enrolment.requested_at, Enrolment.id)
+            q.order_by(Enrolment.status, Enrolment.queue_no, Enrolment.id)
         ).all()
 
     def _seats_taken(self, class_id: int) -> int:
@@ -402,6 +402,12 @@ class TrainingService:
             self.session.add(existing)
         existing.status = status
         existing.requested_at = self.clock()
+        existing.queue_no = (
+            self.session.scalar(
+                select(func.max(Enrolment.queue_no)).where(Enrolment.class_id == cls.id)
+            )
+            or 0
+        ) + 1
         self.session.flush()
         self._audit(
             "enrol",
@@ -473,7 +479,7 @@ class TrainingService:
         nxt = self.session.scalar(
             select(Enrolment)
             .where(Enrolment.class_id == cls.id, Enrolment.status == EnrolmentStatus.waiting)
-            .order_by(Enrolment.requested_at, Enrolment.id)
+            .order_by(Enrolment.queue_no, Enrolment.id)
             .limit(1)
         )
         if nxt is None:

@@ -308,3 +308,52 @@ def test_empty_curriculum_is_not_100_percent(
     assert got["n"] == (0, 5) and got["met"] is False
     assert len(got["failing"]) == 5
     assert all(v == ["no_curriculum"] for v in got["failing"].values())
+
+
+def test_waiting_list_matches_a_fifo_model(session: Session, world: TrainingService) -> None:
+    """Random enrol/withdraw/capacity changes against a plain-Python model of the class."""
+    import random
+
+    inv = InventoryService(session, actor="t")
+    people = [f"Q{i}" for i in range(12)]
+    for code in people:
+        inv.create_officer(code=code, full_name=f"Học viên {code}", unit_code="HN")
+    world.create_class(
+        code="Q",
+        course_code="IT-BASIC",
+        unit_code="HN",
+        starts_on=date(2026, 5, 4),
+        ends_on=date(2026, 5, 4),
+        capacity=3,
+    )
+    rng = random.Random(20261125)
+    capacity, seated, queue = 3, [], []  # the model
+    for step in range(80):
+        op, who = rng.random(), rng.choice(people)
+        if op < 0.55:
+            world.enrol(class_code="Q", officer_code=who)
+            if who not in seated and who not in queue:
+                (seated if len(seated) < capacity else queue).append(who)
+        elif op < 0.9:
+            if who in seated or who in queue:
+                world.withdraw(class_code="Q", officer_code=who)
+                if who in seated:
+                    seated.remove(who)
+                    if queue:
+                        seated.append(queue.pop(0))
+                else:
+                    queue.remove(who)
+            else:
+                with pytest.raises(NotEnrolled):
+                    world.withdraw(class_code="Q", officer_code=who)
+        else:
+            new = rng.randint(len(seated), len(seated) + 2) or 1
+            world.set_capacity(class_code="Q", capacity=new)
+            capacity = new
+            while queue and len(seated) < capacity:
+                seated.append(queue.pop(0))
+        got = world.enrolments("Q")
+        assert sorted(
+            e.officer.code for e in got if e.status is EnrolmentStatus.enrolled
+        ) == sorted(seated), step
+        assert [e.officer.code for e in got if e.status is EnrolmentStatus.waiting] == queue, step
