@@ -100,6 +100,8 @@ def _poll_live(
             poll_cycle(engine, settings=settings, clock=utcnow, unit_code=unit, on_sample=on_sample)
         )
         live.update(_live_table(samples, summary.polled, names))
+    if not console.is_terminal:
+        console.line()  # Live leaves no newline behind when output is not a terminal
     return summary
 
 
@@ -124,8 +126,13 @@ def poll(
             f"[yellow]error {summary.error}[/]  not polled {summary.skipped}  "
             f"({summary.seconds:.1f}s)"
         )
+        by_reason: dict[str, list[str]] = {}
         for u in summary.unpolled:
-            console.print(f"  [dim]{names.get(u.device_id, u.device_id)}: {u.reason}[/]")
+            by_reason.setdefault(u.reason, []).append(str(names.get(u.device_id, u.device_id)))
+        for reason, devs in by_reason.items():
+            more = f" (+{len(devs) - 5})" if len(devs) > 5 else ""
+            console.print(f"  [yellow]{len(devs)} not polled[/]: {reason}", highlight=False)
+            console.print(f"    [dim]{', '.join(devs[:5])}{more}[/]", highlight=False)
         if checks:
             cs = asyncio.run(check_cycle(engine, settings=settings, clock=utcnow, unit_code=unit))
             console.print(f"checks: ok {cs.ok}, failed {cs.failed}, not checked {cs.skipped}")
