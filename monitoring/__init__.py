@@ -13,7 +13,13 @@ Entry points other packages use (names are a contract with the web app's schedul
     from monitoring.api import router, alerts_router     # /api/monitoring, /api/alerts alias
     from monitoring.cli import app                       # `tldops monitor …`
 
-Modules: ``snmp`` (pysnmp asyncio poller), ``checks`` (tcp/http/tls/smtp/dns/icmp), ``rates``
+``poll_cycle`` and ``check_cycle`` are coroutines (run them with ``asyncio.run`` from a thread);
+``alert_cycle`` is a plain function. Pass ``poller=SnmpPoller(...)`` to ``poll_cycle`` to keep one
+poller (and what it learned about each agent's table sizes) across cycles.
+
+Modules: ``snmp`` (the poller: v3 through pysnmp's shared asyncio engine, v2c through
+``snmp_ber``, a small BER codec on one shared UDP socket — pyasn1 decoding is where a pysnmp poll
+spends its CPU), ``checks`` (tcp/http/tls/smtp/dns/icmp), ``rates``
 (counter wrap/reboot), ``alerts`` (rules, lifecycle, suppression, routing, escalation),
 ``notify`` (e-mail via ``inventory.mail.Mailer``, Alertmanager-v4 webhook), ``collector``
 (prometheus-client Collector), ``promstack`` (Prometheus/snmp_exporter/Alertmanager configs),
