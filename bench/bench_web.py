@@ -102,6 +102,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--size", choices=["demo", "large"], default="large")
     ap.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = ap.parse_args()
     var = ROOT / "var" / "bench"
     db_url, token = prepare(args.size, var)
@@ -121,6 +122,8 @@ def main() -> None:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--workers",
+            str(args.workers),
         ],
         cwd=ROOT,
         env=env,

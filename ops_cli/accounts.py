@@ -305,10 +305,17 @@ class AccountService:
 
     @staticmethod
     def principal_for(user: User) -> Principal:
-        """The :class:`Principal` of an account: its grants with the units' current paths."""
+        """The :class:`Principal` of an account: its grants with the units' current paths.
+
+        A grant on the root unit becomes a grant on ``"/"``: the root's subtree is the whole
+        federation, and ``"/"`` is how domains spell "federation-wide" (``Principal.system``),
+        e.g. for runs and backups that belong to no unit.
+        """
         return Principal(
             name=user.username,
-            grants=tuple(Grant(g.role, g.unit.path) for g in user.grants),
+            grants=tuple(
+                Grant(g.role, "/" if g.unit.parent_id is None else g.unit.path) for g in user.grants
+            ),
         )
 
     # -- login -------------------------------------------------------------------------------

@@ -589,6 +589,16 @@ def _domain_ops(request: Request, package: str) -> list[tuple[str, str, dict[str
     return out
 
 
+def _forwarded_auth(request: Request) -> dict[str, str]:
+    """The caller's own credentials for in-process API calls (so they see what they may see)."""
+    headers = {"accept": "application/json"}
+    for name in ("cookie", "authorization"):
+        value = request.headers.get(name)
+        if value:
+            headers[name] = value
+    return headers
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -749,7 +759,7 @@ async def _domain_page(request: Request, page: str) -> HTMLResponse:
     lists = [(path, op) for method, path, op in ops if method == "GET" and "{" not in path]
     sections: list[dict[str, Any]] = []
     transport = httpx.ASGITransport(app=request.app)
-    headers = {"cookie": request.headers.get("cookie", ""), "accept": "application/json"}
+    headers = _forwarded_auth(request)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://internal", headers=headers, timeout=30
     ) as client:
@@ -800,7 +810,7 @@ async def view_api(
 ) -> HTMLResponse:
     """Any API resource the user may read, shown as a table (attendance, one class ...)."""
     transport = httpx.ASGITransport(app=request.app)
-    headers = {"cookie": request.headers.get("cookie", ""), "accept": "application/json"}
+    headers = _forwarded_auth(request)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://internal", headers=headers, timeout=30
     ) as client:

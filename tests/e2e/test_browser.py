@@ -248,3 +248,24 @@ def test_book_conference_and_conflict_refused(site: Site, page: Page, admin_pass
     expect(result).to_contain_text("xung đột")
     expect(result).to_contain_text("Giao ban CNTT tháng")
     page.screenshot(path=str(ARTIFACTS / "06-conference-conflict.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/monitoring", "Giám sát"),
+        ("/operations", "Vận hành"),
+        ("/conferences", "Hội nghị trực tuyến"),
+        ("/training", "Đào tạo"),
+    ],
+)
+def test_domain_pages(site: Site, page: Page, admin_password: str, path: str, title: str) -> None:
+    """Each domain page shows what its domain provides, or says it is not available."""
+    _login(page, site.base, "admin", admin_password)
+    page.goto(f"{site.base}{path}")
+    expect(page.locator("main h1")).to_have_text(title)
+    sections = page.locator("main section")
+    if page.locator("#not-available").count() == 0:
+        assert sections.count() >= 1
+        expect(page.locator("main .err")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / f"07-domain{path.replace('/', '-')}.png"), full_page=True)
