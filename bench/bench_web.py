@@ -160,12 +160,8 @@ def main() -> None:
         peer = wrk(f"{base}/healthz", duration=args.duration, token=None)
         ours = wrk(f"{base}/api/targets", duration=args.duration, token=token)
         print(f"{'endpoint':<24}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
-        print(
-            f"{'/healthz (peer)':<24}{peer['p50']:>10.2f}{peer['p99']:>10.2f}{peer['rps']:>10.0f}"
-        )
-        print(
-            f"{'/api/targets (ours)':<24}{ours['p50']:>10.2f}{ours['p99']:>10.2f}{ours['rps']:>10.0f}"
-        )
+        for label, r in (("/healthz (peer)", peer), ("/api/targets (ours)", ours)):
+            print(f"{label:<24}{r['p50']:>10.2f}{r['p99']:>10.2f}{r['rps']:>10.0f}")
         print(
             f"ratio ours/peer: req/s {ours['rps'] / peer['rps']:.2f}, "
             f"p99 {ours['p99'] / peer['p99']:.2f}x"
