@@ -651,7 +651,9 @@ class TrainingService:
             .order_by(Certificate.id.desc())
             .limit(1)
         )
-        if not result.passed and cert is not None and cert.status is CertificateStatus.valid:
+        # A superseded certificate of a result corrected to a fail is revoked too: it should
+        # never have existed, and it must not come back if its successor is revoked later.
+        if not result.passed and cert is not None and cert.status is not CertificateStatus.revoked:
             self.revoke(
                 cert.number,
                 reason=f"điểm sửa thành {score:g} < {course.pass_mark:g} / "

@@ -357,3 +357,23 @@ def test_waiting_list_matches_a_fifo_model(session: Session, world: TrainingServ
             e.officer.code for e in got if e.status is EnrolmentStatus.enrolled
         ) == sorted(seated), step
         assert [e.officer.code for e in got if e.status is EnrolmentStatus.waiting] == queue, step
+
+
+def test_correcting_an_old_pass_revokes_its_superseded_certificate(
+    session: Session, world: TrainingService, clock: Callable[[], datetime]
+) -> None:
+    run_class(
+        world, code="O1", course="DOC-MGMT", unit="HN", on=date(2025, 3, 3), scores={"BD-2": 8}
+    )
+    run_class(
+        world, code="O2", course="DOC-MGMT", unit="HN", on=date(2025, 9, 1), scores={"BD-2": 8}
+    )
+    world.record_result(class_code="O1", officer_code="BD-2", score=2)
+    first, second = world.certificates(officer_code="BD-2")
+    assert (first.status, second.status) == (CertificateStatus.revoked, CertificateStatus.valid)
+    world.record_result(class_code="O2", officer_code="BD-2", score=2)
+    session.flush()
+    session.refresh(first)
+    assert first.status is CertificateStatus.revoked  # not brought back
+    got = trained(session, "HN-BD", clock())
+    assert "missing_course:DOC-MGMT" in got["failing"]["BD-2"]
