@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
 from inventory.api_deps import Page, PageDep, PrincipalDep, SessionDep, paginate
@@ -113,7 +113,12 @@ def list_alerts(
     return paginate(session, q, page, _alert_out)
 
 
-def ack_alert(session: SessionDep, principal: PrincipalDep, alert_id: int, body: AckIn) -> AlertOut:
+IdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="id")]
+
+
+def ack_alert(
+    session: SessionDep, principal: PrincipalDep, alert_id: IdPath, body: AckIn
+) -> AlertOut:
     a = session.get(Alert, alert_id)
     if a is None or not principal.can(Role.viewer, a.unit.path):
         raise AlertNotFound(f"Không có cảnh báo số {alert_id} / no alert {alert_id}")
@@ -158,7 +163,7 @@ def create_silence(session: SessionDep, principal: PrincipalDep, body: SilenceIn
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut)
-def end_silence(session: SessionDep, principal: PrincipalDep, silence_id: int) -> SilenceOut:
+def end_silence(session: SessionDep, principal: PrincipalDep, silence_id: IdPath) -> SilenceOut:
     sil = session.get(Silence, silence_id)
     if sil is None or not principal.can(Role.viewer, sil.unit.path):
         raise NotFound(f"Không có lệnh tắt cảnh báo số {silence_id} / no silence {silence_id}")

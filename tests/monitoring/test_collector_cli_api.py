@@ -25,7 +25,8 @@ from inventory.errors import NotFound, OpsError, PermissionDenied
 from inventory.models import Unit
 from inventory.security import Grant, Principal, Role
 from inventory.service import record_event
-from monitoring.api import alerts_router, router
+from monitoring.alerts_api import router as alias_router
+from monitoring.api import router
 from monitoring.collector import make_collector
 from monitoring.errors import AlertNotFound
 from monitoring.jobs import alert_cycle, poll_cycle
@@ -244,7 +245,7 @@ def api(
         return JSONResponse({"error": {"message": exc.message}}, status_code=code)
 
     app.include_router(router)
-    app.include_router(alerts_router)
+    app.include_router(alias_router)  # what the web app mounts for /api/alerts
     with TestClient(app) as client:
         yield client, principals
     engine.dispose()
@@ -304,6 +305,9 @@ def test_api_status_alerts_ack_silence_checks(api: tuple[TestClient, dict[str, A
     assert r.status_code == 200
     assert r.json()["ends_at"] < planned_end  # ended now, not in two hours
     assert client.get("/api/monitoring/checks", headers=admin).json()["total"] == 0
+    # Ids beyond the database's integer range are refused up front (422), never a 500.
+    assert client.post("/api/alerts/99999999999/ack", json={}, headers=admin).status_code == 422
+    assert client.delete("/api/monitoring/silences/0", headers=admin).status_code == 422
     st_all = client.get(
         "/api/monitoring/alerts", params={"all": True, "state": "firing"}, headers=admin
     ).json()
