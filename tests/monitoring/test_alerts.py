@@ -493,3 +493,70 @@ def test_v3_profiles_through_poll_cycle_and_snmp_error_rule(
     (a,) = alerts(engine)
     assert a.rule == "snmp_error" and a.state is AlertState.firing
     assert a.labels["device"] == "hn-fw-02" and "digest" in a.description.lower()
+
+
+def test_uplink_saturated_disk_full_and_dedup(sqlite_url: str, clock: FakeClock) -> None:
+    """Stored observations: an uplink carrying 960 Mbit/s of 1 Gbit/s and a 95 % full disk.
+    Re-evaluating never opens a second alert for the same condition."""
+    from monitoring.snmp import InterfaceSample
+
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as s:
+        build_org(s)
+        sw = add_snmp_device(s, tag="HN-SW-CORE", kind=DeviceKind.switch, unit="HN", port=1).id
+        srv = add_snmp_device(s, tag="HN-SRV-01", kind=DeviceKind.server, unit="HN", port=1).id
+
+    def sample(octets: int, uptime: int) -> DeviceSample:
+        uplink = InterfaceSample(
+            if_index=1,
+            name="Gi0/1",
+            alias="Uplink VNPT",
+            admin_up=True,
+            oper_up=True,
+            speed_bps=1_000_000_000,
+            in_octets=octets,
+            out_octets=0,
+            in_errors=0,
+            out_errors=0,
+            counter_bits=64,
+        )
+        return DeviceSample(
+            device_id=sw,
+            host="127.0.0.1",
+            status=PollStatus.up,
+            polled_at=clock(),
+            duration_ms=1.0,
+            sys_uptime=uptime,
+            interfaces=(uplink,),
+        )
+
+    disk = DeviceSample(
+        device_id=srv,
+        host="127.0.0.1",
+        status=PollStatus.up,
+        polled_at=clock(),
+        duration_ms=1.0,
+        sys_uptime=100,
+        metrics={
+            "cpu_percent": 12.0,
+            "storage": [
+                {"descr": "/srv", "size_bytes": 100, "used_bytes": 95, "used_percent": 95.0}
+            ],
+        },
+    )
+    with session_scope(engine) as s:
+        store_samples(s, [sample(0, 1000), disk], clock=clock)
+    clock.advance(seconds=10)
+    with session_scope(engine) as s:
+        store_samples(s, [sample(1_200_000_000, 2000)], clock=clock)  # 960 Mbit/s
+    for _ in range(3):
+        alert_cycle(engine, clock=clock, mailer=None, settings=SETTINGS)
+    assert {(a.rule, a.state) for a in alerts(engine)} == {
+        ("uplink_saturated", AlertState.pending),
+        ("disk_full", AlertState.pending),
+    }
+    clock.advance(minutes=16)
+    summary = alert_cycle(engine, clock=clock, mailer=None, settings=SETTINGS)
+    assert summary.firing == 2 and len(alerts(engine)) == 2
+    sat = next(a for a in alerts(engine) if a.rule == "uplink_saturated")
+    assert sat.labels["interface"] == "Gi0/1" and "96%" in sat.description
