@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from inventory.models import Officer, Unit, subtree_filter
 from inventory.targets import MAX_SCOPE_LEVEL
-from training_lms.enums import CertificateStatus
+from training_lms.enums import CertificateStatus, ClassStatus, EnrolmentStatus
 from training_lms.errors import PlanImpossible, TrainingError
-from training_lms.models import Certificate, Course
+from training_lms.models import Certificate, Course, Enrolment, Result, TrainingClass
 from training_lms.service import TrainingService
 from training_lms.status import TrainingTally, training_tally
 
@@ -205,7 +205,8 @@ def plan_classes(
     on Mondays from the first Monday after ``on``, so the plan is impossible when a group needs
     more weeks than remain before ``by``
     (:class:`PlanImpossible` names the worst group and what would fit). Certificates that
-    expire before ``by`` are planned for renewal too.
+    expire before ``by`` are planned for renewal too; officers already seated in a planned
+    class of the course that ends by ``by`` are left out.
 
     >>> plan = plan_classes(s, unit=tld, on=date(2026, 3, 1), by=date(2026, 6, 30), capacity=30)
     >>> plan.classes[0].code
@@ -240,6 +241,33 @@ def plan_classes(
         officers = need[(group_of(owner.path), cert.course_code)]
         if cert.officer_code not in officers:
             officers.append(cert.officer_code)
+    # Officers already holding a seat (result not yet recorded) in a planned class of the
+    # course ending by ``by`` are on their way; planning them again would double-book them.
+    booked = set(
+        session.execute(
+            select(Officer.code, Course.code)
+            .join(Enrolment, Enrolment.officer_id == Officer.id)
+            .join(TrainingClass, TrainingClass.id == Enrolment.class_id)
+            .join(Course, Course.id == TrainingClass.course_id)
+            .outerjoin(
+                Result,
+                and_(Result.class_id == TrainingClass.id, Result.officer_id == Officer.id),
+            )
+            .where(
+                Result.id.is_(None),  # a recorded result means the seat has been used
+                Enrolment.status == EnrolmentStatus.enrolled,
+                TrainingClass.status == ClassStatus.planned,
+                TrainingClass.ends_on <= by,
+                Officer.unit_id.in_(tally.scope.unit_ids()),
+            )
+        ).all()
+    )
+    for (grp, course_code), officers in list(need.items()):
+        left = [o for o in officers if (o, course_code) not in booked]
+        if left:
+            need[(grp, course_code)] = left
+        else:
+            del need[(grp, course_code)]
     if not need:
         return TrainingPlan(on=on, by=by, capacity=capacity, classes=[])
     group_ids = {grp for grp, _ in need}

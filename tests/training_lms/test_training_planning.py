@@ -100,6 +100,13 @@ def test_plan_per_province_capacity_bounded(session: Session, world: TrainingSer
     # Creating the plan's classes enrols everyone; re-planning then finds nothing missing
     # once results are in.
     created = apply_plan(world, plan)
+    # Everyone now holds a seat in a planned class: nothing left to plan.
+    assert (
+        plan_classes(
+            session, unit=tld, on=date(2026, 3, 1), by=date(2026, 4, 30), capacity=4
+        ).classes
+        == []
+    )
     world.clock.now = datetime(2026, 5, 1, tzinfo=UTC)  # type: ignore[attr-defined]
     with pytest.raises(TrainingError):  # results only after the exam day
         world.record_result(
