@@ -53,6 +53,8 @@ from monitoring.service import MonitorSettings, load_units, province_of
 Clock = Callable[[], datetime]
 
 GATEWAY_KINDS = frozenset({DeviceKind.router, DeviceKind.firewall})
+# Failed deliveries of one piece of news before giving up (retried once per evaluation).
+MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -670,8 +672,9 @@ class AlertEngine:
                 ok, n = self._send(a, AlertState.firing, ladder, 0, now)
                 sent += n
                 failures += 0 if ok else 1
-                a.notified_firing_at = now
-                a.escalation_level = 0
+                if ok or self._gave_up(a, AlertState.firing):
+                    a.notified_firing_at = now
+                    a.escalation_level = 0
             elif a.escalation_level + 1 < len(ladder):
                 a.escalation_level += 1
                 ok, n = self._send(a, AlertState.firing, ladder, a.escalation_level, now)
@@ -686,8 +689,24 @@ class AlertEngine:
             ok, n = self._send(a, AlertState.resolved, ladder_of(a), a.escalation_level, now)
             sent += n
             failures += 0 if ok else 1
-            a.notified_resolved_at = now
+            if ok or self._gave_up(a, AlertState.resolved):
+                a.notified_resolved_at = now
         return sent, escalated, failures
+
+    def _gave_up(self, a: Alert, status: AlertState) -> bool:
+        """After ``MAX_ATTEMPTS`` failed deliveries of the same news, stop retrying (the
+        notification log keeps every attempt); until then the next cycle tries again."""
+        self.session.flush()
+        failed = self.session.scalar(
+            select(func.count())
+            .select_from(NotificationLog)
+            .where(
+                NotificationLog.alert_id == a.id,
+                NotificationLog.status == status,
+                NotificationLog.ok.is_(False),
+            )
+        )
+        return (failed or 0) >= MAX_ATTEMPTS
 
     def _send(
         self,

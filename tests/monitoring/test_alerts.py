@@ -560,3 +560,38 @@ def test_uplink_saturated_disk_full_and_dedup(sqlite_url: str, clock: FakeClock)
     assert summary.firing == 2 and len(alerts(engine)) == 2
     sat = next(a for a in alerts(engine) if a.rule == "uplink_saturated")
     assert sat.labels["interface"] == "Gi0/1" and "96%" in sat.description
+
+
+def test_mail_server_down_then_back_retries_delivery(
+    sqlite_url: str, smtp_server: SmtpSink, clock: FakeClock
+) -> None:
+    import socket
+
+    from monpeers import free_port
+
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as s:
+        org = build_org(s)
+        dev = add_snmp_device(s, tag="HCM-SW-01", kind=DeviceKind.switch, unit="HCM", port=1).id
+    dead = Mailer(SmtpSettings(host="127.0.0.1", port=free_port(socket.SOCK_STREAM), timeout=2))
+    observe(engine, dev, PollStatus.down, clock)
+    alert_cycle(engine, clock=clock, mailer=dead, settings=SETTINGS)
+    clock.advance(minutes=6)
+    failed = alert_cycle(engine, clock=clock, mailer=dead, settings=SETTINGS)
+    assert failed.notify_failures == 1
+    assert alerts(engine)[0].notified_firing_at is None  # not marked: tried again next cycle
+    clock.advance(minutes=1)
+    ok = alert_cycle(engine, clock=clock, mailer=mailer(smtp_server), settings=SETTINGS)
+    assert ok.notify_failures == 0 and ok.notifications == 1
+    assert recipients(smtp_server.wait_for(1)) == [org.emails["HCM"]]
+    clock.advance(minutes=1)
+    assert (
+        alert_cycle(
+            engine, clock=clock, mailer=mailer(smtp_server), settings=SETTINGS
+        ).notifications
+        == 0
+    )
+    with session_scope(engine) as s:
+        log = s.scalars(select(NotificationLog).order_by(NotificationLog.id)).all()
+        assert [n.ok for n in log] == [False, True]
+        assert "cannot send mail" in (log[0].error or "")
