@@ -441,16 +441,19 @@ def alertmanager_config(
         "global": glob,
         "route": route,
         "receivers": receivers,
-        # The org-aware suppression: a gateway/uplink down mutes the rest of its site.
+        # The org-aware suppression: a gateway/uplink down mutes the rest of its site. "unit" is
+        # in `equal` so devices without a site (site="") never mute each other across units.
         "inhibit_rules": [
             {
-                "source_matchers": [
-                    'alertname=~"device_down|uplink_down"',
-                    'kind=~"router|firewall"',
-                ],
-                "target_matchers": ['alertname!~"uplink_down"'],
-                "equal": ["site"],
-            }
+                "source_matchers": ['alertname="device_down"', 'kind=~"router|firewall"'],
+                "target_matchers": ['alertname!="uplink_down"'],
+                "equal": ["site", "unit"],
+            },
+            {
+                "source_matchers": ['alertname="uplink_down"'],
+                "target_matchers": ['alertname!="uplink_down"'],
+                "equal": ["site", "unit"],
+            },
         ],
     }
 
