@@ -6,6 +6,7 @@ results, then see ``officers_trained`` per unit with the missing people named �
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -190,6 +191,20 @@ def test_coordinator_flow(db_url: str, tmp_path: Path, monkeypatch: pytest.Monke
     xlsx, pdf = tmp_path / "bc.xlsx", tmp_path / "bc.pdf"
     run("training", "report", "--unit", "TLD", "--xlsx", str(xlsx), "--pdf", str(pdf))
     assert xlsx.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
+
+    assert "HN-002: waiting → enrolled" in run("training", "class", "capacity", "HN-01", "3")
+    run("training", "class", "status", "HN-01", "finished")
+    show = run("training", "class", "show", "HN-01")
+    assert "finished" in show and "6.5 đạt" in show and "4 không đạt" not in show
+
+    number = re.search(r"IT-BASIC-\d{4}-\d{6}", certs)
+    assert number is not None
+    code = re.search(rf"{number.group(0)}.*?([A-Z2-9]{{10}})", certs)
+    assert code is not None
+    assert "valid" in run("training", "certs", "--verify", code.group(1).lower())
+    run("training", "certs", "--revoke", number.group(0), code=1)  # --reason is required
+    run("training", "certs", "--revoke", number.group(0), "--reason", "ghi nhầm")
+    assert "revoked" in run("training", "certs", "--verify", code.group(1))
 
     assert "8 mới / created" in run("training", "curriculum", "load")
     assert "TH-VP" in run("training", "course", "list")
