@@ -151,6 +151,15 @@ def test_without_secrets_placeholders_and_sharding(
 def stack(sqlite_url: str, snmpd: Snmpd, tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """snmp_exporter + Prometheus started on our generated config (1 s scrape interval)."""
     engine = make_inventory(sqlite_url, snmpd)
+    with session_scope(engine) as s:  # and one router nobody answers for
+        add_snmp_device(
+            s,
+            tag="HCM-RT-DEAD",
+            kind=DeviceKind.router,
+            unit="HCM",
+            port=free_port(),
+            community=snmpd.community,
+        )
     exporter_port = free_port(socket.SOCK_STREAM)
     prom_port = free_port(socket.SOCK_STREAM)
     cfg = tmp_path / "cfg"
@@ -205,7 +214,12 @@ def test_real_prometheus_scrapes_snmpd_through_snmp_exporter(stack: tuple[int, P
             try:
                 targets = client.get(f"{api}/targets").json()["data"]["activeTargets"]
                 snmp = [t for t in targets if t["labels"]["job"] == "snmp"]
-                if len(snmp) == 5 and all(t["health"] == "up" for t in snmp):
+                health = {t["labels"]["device"]: t["health"] for t in snmp}
+                if (
+                    len(snmp) == 6
+                    and health.pop("hcm-rt-dead") == "down"
+                    and all(h == "up" for h in health.values())
+                ):
                     hc = client.get(f"{api}/query", params={"query": "ifHCInOctets"}).json()[
                         "data"
                     ]["result"]
@@ -223,6 +237,7 @@ def test_real_prometheus_scrapes_snmpd_through_snmp_exporter(stack: tuple[int, P
             "hcm-srv-01",
             "hcm-ups-01",
             "hcm-prn-01",
+            "hcm-rt-dead",
         }
         devices = {r["metric"]["device"] for r in hc}
         assert {"hn-sw-01", "bd-sw-01", "hcm-srv-01"} <= devices  # v2c and v3 both scraped
@@ -238,3 +253,16 @@ def test_real_prometheus_scrapes_snmpd_through_snmp_exporter(stack: tuple[int, P
         assert legacy
         rules = client.get(f"{api}/rules").json()["data"]["groups"]
         assert {r["name"] for r in rules[0]["rules"]} >= {"device_down", "uplink_down", "disk_full"}
+        # The dead router's device_down is pending (for: 5m) with the org labels on it.
+        end = time.monotonic() + 20
+        pending: list[dict[str, Any]] = []
+        while time.monotonic() < end and not pending:
+            pending = [
+                a
+                for a in client.get(f"{api}/alerts").json()["data"]["alerts"]
+                if a["labels"].get("alertname") == "device_down"
+            ]
+            time.sleep(0.5)
+        (alert,) = pending
+        assert alert["state"] == "pending" and alert["labels"]["device"] == "hcm-rt-dead"
+        assert alert["labels"]["province"] == "HCM" and alert["labels"]["severity"] == "critical"
