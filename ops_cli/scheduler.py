@@ -14,6 +14,7 @@ domain job only declares what it needs.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import inspect
@@ -31,17 +32,19 @@ from inventory.db import session_scope, utcnow
 
 log = logging.getLogger("tldops.scheduler")
 
-# (module, function, every seconds). Only those that exist are scheduled.
-KNOWN_JOBS: tuple[tuple[str, str, float], ...] = (
-    ("monitoring.jobs", "poll_cycle", 60.0),
-    ("monitoring.jobs", "check_cycle", 60.0),
-    ("monitoring.jobs", "alert_cycle", 30.0),
-    ("playbooks.jobs", "scheduled_db_backup", 24 * 3600.0),
-    ("playbooks.jobs", "scheduled_config_backup", 24 * 3600.0),
-    ("videoconf.jobs", "send_due_reminders", 60.0),
-    ("training_lms.jobs", "certificate_expiry", 24 * 3600.0),
-    ("training_lms.jobs", "notify_expiring_certificates", 24 * 3600.0),
-    ("training_lms.jobs", "certificate_expiry_cycle", 24 * 3600.0),
+DAY = 24 * 3600.0
+# (module, function, every seconds, first run after seconds). Only those that exist are
+# scheduled. Daily work waits a little so that starting the process stays quick.
+KNOWN_JOBS: tuple[tuple[str, str, float, float], ...] = (
+    ("monitoring.jobs", "poll_cycle", 60.0, 0.0),
+    ("monitoring.jobs", "check_cycle", 60.0, 0.0),
+    ("monitoring.jobs", "alert_cycle", 30.0, 5.0),
+    ("playbooks.jobs", "scheduled_db_backup", DAY, 300.0),
+    ("playbooks.jobs", "scheduled_config_backup", DAY, 600.0),
+    ("videoconf.jobs", "send_due_reminders", 60.0, 10.0),
+    ("training_lms.jobs", "certificate_expiry", DAY, 120.0),
+    ("training_lms.jobs", "notify_expiring_certificates", DAY, 120.0),
+    ("training_lms.jobs", "certificate_expiry_cycle", DAY, 120.0),
 )
 
 
@@ -50,17 +53,29 @@ class Job:
     name: str
     func: Callable[..., Any]
     every: float
-    next_at: float = 0.0
+    next_at: float = 0.0  # monotonic time of the next run (0: at the first tick)
     runs: int = 0
     failures: int = 0
     last_error: str | None = None
     last_ok_at: datetime | None = field(default=None)
 
 
-def discover_jobs(known: tuple[tuple[str, str, float], ...] = KNOWN_JOBS) -> list[Job]:
-    """The known jobs whose module and function exist (an import error is logged, skipped)."""
+def discover_jobs(
+    known: tuple[tuple[str, str, float, float], ...] = KNOWN_JOBS,
+    *,
+    exclude: frozenset[str] = frozenset(),
+    now: float | None = None,
+) -> list[Job]:
+    """The known jobs whose module and function exist (an import error is logged, skipped).
+
+    ``exclude`` holds ``module.function`` names not to schedule (the demo leaves out config
+    backups: they would try SSH on every fake device).
+    """
+    start = time.monotonic() if now is None else now
     jobs: list[Job] = []
-    for module, attr, every in known:
+    for module, attr, every, first_after in known:
+        if f"{module}.{attr}" in exclude:
+            continue
         try:
             if importlib.util.find_spec(module) is None:
                 continue
@@ -69,7 +84,9 @@ def discover_jobs(known: tuple[tuple[str, str, float], ...] = KNOWN_JOBS) -> lis
             log.exception("cannot import %s", module)
             continue
         if callable(func):
-            jobs.append(Job(name=f"{module}.{attr}", func=func, every=every))
+            jobs.append(
+                Job(name=f"{module}.{attr}", func=func, every=every, next_at=start + first_after)
+            )
     return jobs
 
 
@@ -111,12 +128,24 @@ def call_job(
             else:
                 kwargs[name] = value
 
+    def run() -> Any:
+        result = func(*args, **kwargs)
+        # Async jobs (the SNMP poller) run to completion on a loop of their own: the scheduler
+        # thread has no running event loop.
+        if inspect.isawaitable(result):
+            return asyncio.run(_awaited(result))
+        return result
+
     if needs_session:
         with session_scope(engine) as session:
             fill(session)
-            return func(*args, **kwargs)
+            return run()
     fill(None)
-    return func(*args, **kwargs)
+    return run()
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 class Scheduler:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -120,17 +121,22 @@ def test_scheduler_injects_arguments_and_survives_failures(sqlite_url: str) -> N
     def broken(engine: Engine) -> None:
         raise RuntimeError("SNMP agent on fire")
 
+    async def polls(engine: Engine, *, clock: object) -> None:
+        await asyncio.sleep(0)
+        seen.append("async")
+
     now = [0.0]
     jobs = [
         Job("broken", broken, every=10),
         Job("a", needs_engine, every=10),
         Job("b", needs_session_and_clock, every=5),
+        Job("c", polls, every=100),
     ]
     sched = Scheduler(
         engine, jobs=jobs, monotonic=lambda: now[0], clock=lambda: datetime(2026, 3, 2, tzinfo=UTC)
     )
-    assert sched.run_due() == 3
-    assert seen == ["engine:sqlite", "session:Session:True"]
+    assert sched.run_due() == 4
+    assert seen == ["engine:sqlite", "session:Session:True", "async"]
     assert jobs[0].failures == 1 and "on fire" in (jobs[0].last_error or "")
     now[0] = 6
     assert sched.run_due() == 1  # only "b" is due
@@ -139,9 +145,15 @@ def test_scheduler_injects_arguments_and_survives_failures(sqlite_url: str) -> N
     assert jobs[0].failures == 2 and jobs[1].runs == 2
     with pytest.raises(TypeError):
         call_job(lambda mystery: None, engine)
-    # Known domain jobs are found only when their modules exist, and every one is callable.
-    for job in discover_jobs():
-        assert callable(job.func) and job.every > 0
+    # Known domain jobs are found only when their modules exist, and every one is callable;
+    # daily ones wait before their first run, and excluded ones are left out.
+    found = discover_jobs(now=1000.0)
+    for job in found:
+        assert callable(job.func) and job.every > 0 and job.next_at >= 1000.0
+    names = {j.name for j in found}
+    if "playbooks.jobs.scheduled_config_backup" in names:
+        skipped = discover_jobs(exclude=frozenset({"playbooks.jobs.scheduled_config_backup"}))
+        assert "playbooks.jobs.scheduled_config_backup" not in {j.name for j in skipped}
     sched.start()
     sched.stop(timeout=5)
     engine.dispose()
