@@ -615,6 +615,18 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _flat(item: dict[str, Any]) -> dict[str, Any]:
+    """One level of nested objects becomes ``parent.child`` columns (``unit.code``)."""
+    out: dict[str, Any] = {}
+    for k, v in item.items():
+        if isinstance(v, dict) and all(not isinstance(x, dict | list) for x in v.values()):
+            for k2, v2 in v.items():
+                out[f"{k}.{k2}"] = v2
+        else:
+            out[k] = v
+    return out
+
+
 def _table(payload: Any) -> dict[str, Any]:
     """Columns and rows from a JSON payload (a ``Page``, a list of objects, or one object)."""
     total = None
@@ -625,16 +637,29 @@ def _table(payload: Any) -> dict[str, Any]:
         items = [items]
     if not isinstance(items, list):
         return {"columns": ["value"], "rows": [[_cell(items)]], "total": None, "raw": items}
+    flat = [_flat(it) if isinstance(it, dict) else it for it in items]
     columns: list[str] = []
-    for it in items:
+    for it in flat:
         if isinstance(it, dict):
             for k in it:
                 if k not in columns:
                     columns.append(k)
     rows = [
-        [_cell(it.get(c)) for c in columns] if isinstance(it, dict) else [_cell(it)] for it in items
+        [_cell(it.get(c)) for c in columns] if isinstance(it, dict) else [_cell(it)] for it in flat
     ]
     return {"columns": columns or ["value"], "rows": rows, "total": total, "raw": items}
+
+
+def _tables(payload: Any) -> list[tuple[str, dict[str, Any]]]:
+    """A payload as titled tables: a list or ``Page`` is one table; an object is a table of its
+    plain fields plus one table per list field (e.g. a unit's status and its children)."""
+    if isinstance(payload, dict) and not isinstance(payload.get("items"), list):
+        lists = {k: v for k, v in payload.items() if isinstance(v, list)}
+        if lists:
+            plain = {k: v for k, v in payload.items() if k not in lists}
+            out = [("", _table(plain))] if plain else []
+            return out + [(k, _table(v)) for k, v in lists.items()]
+    return [("", _table(payload))]
 
 
 def _calendar(raw: Any) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -778,7 +803,8 @@ async def _domain_page(request: Request, page: str) -> HTMLResponse:
                 sections.append({"path": path, "summary": summary, "error": msg})
                 continue
             payload = resp.json()
-            table = _table(payload)
+            tables = _tables(payload)
+            table = tables[0][1]
             sections.append(
                 {
                     "keys": [_item_key(it) for it in table["raw"]]
@@ -788,6 +814,7 @@ async def _domain_page(request: Request, page: str) -> HTMLResponse:
                     "path": path,
                     "summary": summary,
                     "table": table,
+                    "extra": tables[1:],
                     "calendar": _calendar(table["raw"]),
                     "error": None,
                 }
@@ -821,16 +848,7 @@ async def view_api(
         except Exception:
             msg = f"HTTP {resp.status_code}"
         return render_error(request, status=resp.status_code, message=msg)
-    payload = resp.json()
-    tables = []
-    if isinstance(payload, dict) and "items" not in payload:
-        scalars = {k: v for k, v in payload.items() if not isinstance(v, list)}
-        tables.append(("", _table(scalars)))
-        for key, value in payload.items():
-            if isinstance(value, list):
-                tables.append((key, _table(value)))
-    else:
-        tables.append(("", _table(payload)))
+    tables = _tables(resp.json())
     return render(request, "view.html", api_path=path, tables=tables)
 
 

@@ -376,3 +376,19 @@ def test_scorecard_follows_data_changes(client: TestClient, world: World) -> Non
         time.sleep(0.3)
     assert eq2["numerator"] == eq["numerator"] + 1
     assert eq2["failing_total"] == eq["failing_total"] - 1
+
+
+def test_vietnamese_dates_and_percentages() -> None:
+    from datetime import UTC, datetime
+
+    from ops_cli.i18n import fmt_percent, translator
+
+    # 20:00 UTC on 1 March is 03:00 on 2 March in Hà Nội (UTC+7).
+    assert fmt_date(datetime(2026, 3, 1, 20, 0, tzinfo=UTC)) == "02/03/2026 03:00"
+    assert fmt_date("2026-03-01T20:00:00Z") == "02/03/2026 03:00"
+    assert fmt_date(date(2026, 3, 9)) == "09/03/2026"
+    assert fmt_date("not a date") == "not a date"
+    assert fmt_percent(0.905) == "90,5 %"
+    assert fmt_percent(None) == "—"
+    assert translator("vi")("scorecard") == "Chỉ tiêu kế hoạch"
+    assert translator("en")("scorecard") == "Plan scorecard"
