@@ -102,7 +102,9 @@ def _wait_snmp(port: int, community: str, deadline_s: float = 20.0) -> None:
     raise RuntimeError(f"SNMP agent on {port} did not answer within {deadline_s}s")
 
 
-def _stop(proc: subprocess.Popen[Any]) -> None:
+def _stop(proc: subprocess.Popen[Any], log: Any = None) -> None:
+    if log is not None:
+        log.close()
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -117,13 +119,14 @@ class Snmpd:
     port: int
     proc: subprocess.Popen[Any]
     conf: Path
+    log: Any = None
     community: str = V2C_COMMUNITY
     user: str = V3_USER
     auth_key: str = V3_AUTH
     priv_key: str = V3_PRIV
 
     def stop(self) -> None:
-        _stop(self.proc)
+        _stop(self.proc, self.log)
 
 
 def start_snmpd(workdir: Path) -> Snmpd:
@@ -159,7 +162,7 @@ def start_snmpd(workdir: Path) -> Snmpd:
         stderr=subprocess.STDOUT,
         env=env,
     )
-    agent = Snmpd(port=port, proc=proc, conf=conf)
+    agent = Snmpd(port=port, proc=proc, conf=conf, log=log)
     try:
         _wait_snmp(port, V2C_COMMUNITY)
     except BaseException:
@@ -180,9 +183,10 @@ class Snmpsim:
     port: int
     proc: subprocess.Popen[Any]
     data_dir: Path
+    log: Any = None
 
     def stop(self) -> None:
-        _stop(self.proc)
+        _stop(self.proc, self.log)
 
 
 def start_snmpsim(
@@ -212,7 +216,7 @@ def start_snmpsim(
         stderr=subprocess.STDOUT,
         env=env,
     )
-    sim = Snmpsim(port=port, proc=proc, data_dir=data_dir)
+    sim = Snmpsim(port=port, proc=proc, data_dir=data_dir, log=log)
     try:
         _wait_snmp(port, wait_community, deadline_s)
     except BaseException:

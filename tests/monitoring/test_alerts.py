@@ -434,6 +434,7 @@ def test_backup_events_stale_and_failed(db_url: str, clock: FakeClock) -> None:
         )
     summary = alert_cycle(engine, clock=clock, mailer=None, settings=SETTINGS)
     assert summary.resolved == 1 and summary.firing == 1
+    engine.dispose()
 
 
 @pytest.mark.parametrize(
