@@ -765,13 +765,43 @@ def _item_ops(
     return {"actions": actions, "views": views}
 
 
-def _item_key(item: Any) -> str | None:
+def _param_value(item: Any, param: str) -> str | None:
+    """The value of a row for a path parameter: the field of that name, else the usual
+    identifiers (``run_id`` → ``id``, ``device`` → ``asset_tag``, ``code``)."""
     if not isinstance(item, dict):
         return None
-    for key in ("id", "code", "uid"):
-        if item.get(key) is not None:
-            return str(item[key])
+    candidates = [param]
+    if param.endswith("_id"):
+        candidates.append("id")
+    if param in {"device", "asset_tag"}:
+        candidates += ["asset_tag", "device"]
+    candidates += ["id", "code", "uid"]
+    for key in candidates:
+        value = item.get(key)
+        if value is not None and not isinstance(value, dict | list):
+            return str(value)
     return None
+
+
+def _row_ops(raw: Any, item_ops: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per row: the links (views) and forms (actions) with the row's value in the path."""
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for item in raw:
+        views, actions = [], []
+        for v in item_ops["views"]:
+            value = _param_value(item, v["param"])
+            if value is not None:
+                url = v["template"].replace("{" + v["param"] + "}", quote(value, safe=""))
+                views.append({"summary": v["summary"], "url": url})
+        for a in item_ops["actions"]:
+            value = _param_value(item, a["param"])
+            if value is not None:
+                url = a["template"].replace("{" + a["param"] + "}", quote(value, safe=""))
+                actions.append({"summary": a["summary"], "url": url, "fields": a["fields"]})
+        out.append({"views": views, "actions": actions})
+    return out
 
 
 async def _domain_page(request: Request, page: str) -> HTMLResponse:
@@ -807,10 +837,7 @@ async def _domain_page(request: Request, page: str) -> HTMLResponse:
             table = tables[0][1]
             sections.append(
                 {
-                    "keys": [_item_key(it) for it in table["raw"]]
-                    if isinstance(table["raw"], list)
-                    else [],
-                    **_item_ops(request, ops, path),
+                    "row_ops": _row_ops(table["raw"], _item_ops(request, ops, path)),
                     "path": path,
                     "summary": summary,
                     "table": table,

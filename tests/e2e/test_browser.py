@@ -248,6 +248,11 @@ def test_book_conference_and_conflict_refused(site: Site, page: Page, admin_pass
     expect(result).to_contain_text("xung đột")
     expect(result).to_contain_text("Giao ban CNTT tháng")
     page.screenshot(path=str(ARTIFACTS / "06-conference-conflict.png"), full_page=True)
+    # Each conference row links to its attendance report.
+    page.locator("section[data-list='/api/conferences'] a", has_text="Attendance").first.click()
+    page.wait_for_url(lambda url: "/view" in url and "attendance" in url)
+    expect(page.locator("main table").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "06b-attendance.png"), full_page=True)
 
 
 @pytest.mark.parametrize(

@@ -392,3 +392,13 @@ def test_vietnamese_dates_and_percentages() -> None:
     assert fmt_percent(None) == "—"
     assert translator("vi")("scorecard") == "Chỉ tiêu kế hoạch"
     assert translator("en")("scorecard") == "Plan scorecard"
+
+
+def test_view_page_reads_the_api_as_the_user(client: TestClient, world: World) -> None:
+    login(client, "it_hni")
+    own = client.get("/view", params={"path": f"/api/devices/{world.hni_device}/custody"})
+    assert own.status_code == 200 and "<table>" in own.text
+    assert (
+        client.get("/view", params={"path": f"/api/devices/{world.hcm_device}"}).status_code == 404
+    )
+    assert client.get("/view", params={"path": "http://198.18.0.1/x"}).status_code == 422
