@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from inventory.db import make_sessionmaker, utcnow
+from inventory.enums import DeviceStatus
 from inventory.models import Device, Service, Site, Unit
 from monitoring.alerts import newest_events
 from monitoring.models import Alert, AlertState, CheckState, InterfaceState, PollState, PollStatus
@@ -49,7 +50,11 @@ class MonitoringCollector(Collector):
         units = load_units(session)
         sites = {s.id: s.code for s in session.scalars(select(Site))}
         dev_labels: dict[int, list[str]] = {}
-        for d in session.scalars(select(Device).join(PollState, PollState.device_id == Device.id)):
+        for d in session.scalars(
+            select(Device)
+            .join(PollState, PollState.device_id == Device.id)
+            .where(Device.status == DeviceStatus.active)
+        ):
             unit = units[d.unit_id]
             dev_labels[d.id] = [
                 unit.code,
@@ -145,7 +150,8 @@ class MonitoringCollector(Collector):
             toner,
         )
 
-        if_labels = [*ORG, "interface", "alias"]
+        # ifindex keeps series unique when an agent reports two ports with the same name.
+        if_labels = [*ORG, "ifindex", "interface", "alias"]
         oper = GaugeMetricFamily("tldops_interface_up", "1 if ifOperStatus is up", labels=if_labels)
         speed = GaugeMetricFamily("tldops_interface_speed_bps", "interface speed", labels=if_labels)
         in_oct = CounterMetricFamily(
@@ -164,7 +170,7 @@ class MonitoringCollector(Collector):
             lab = dev_labels.get(i.device_id)
             if lab is None:
                 continue
-            il = [*lab, i.name, i.alias]
+            il = [*lab, str(i.if_index), i.name, i.alias]
             oper.add_metric(il, 1.0 if i.oper_up else 0.0)
             if i.speed_bps:
                 speed.add_metric(il, float(i.speed_bps))
