@@ -1,10 +1,13 @@
-"""SNMP poller on pysnmp 7's asyncio API.
+"""SNMP poller: pysnmp 7's asyncio engine for v3, a small BER codec for v2c.
 
-One :class:`SnmpPoller` holds ONE shared ``SnmpEngine`` and a semaphore bounding how many devices
-are polled at once. A device poll is a short series of GETBULK requests (``lookupMib=False``: we
-never resolve MIB names, which is where naive pysnmp polling spends its CPU): the system scalars
-ride as non-repeaters on the first request, and every table column a profile needs is walked in
-parallel, so a switch with a few dozen ports costs one or two round trips::
+One :class:`SnmpPoller` holds ONE shared ``SnmpEngine`` (v3: authPriv SHA/AES by default) and one
+shared UDP socket for v2c (:mod:`monitoring.snmp_ber`), and a semaphore bounding how many devices
+are polled at once. A device poll is a short series of GETBULK requests: the system scalars ride
+as non-repeaters on the first request and every table column a profile needs is walked in
+parallel; the poller remembers each agent's table size so the next poll asks for exactly what
+is there (a small switch: one round trip). Through pysnmp, ``lookupMib=False``, no MIB compiler
+and cached var-binds keep MIB machinery out of the hot path; pyasn1 decoding remains its cost,
+which is why v2c — most of the federation's gear — goes through the BER codec::
 
     poller = SnmpPoller(timeout=2.0, retries=1, concurrency=64)
     target = PollTarget(device_id=7, host="127.0.0.1", port=1161, kind=DeviceKind.switch,
