@@ -114,6 +114,9 @@ def auth_from_profile(profile: CredentialProfile, box: SecretBox) -> SnmpAuth:
     )
 
 
+NO_KEY = "not polled: TLDOPS_SECRET_KEY is not set, credential profiles cannot be decrypted"
+
+
 @dataclass(frozen=True)
 class Unpolled:
     device_id: int
@@ -133,7 +136,7 @@ def _unit_or_root(session: Session, unit_code: str | None) -> Unit:
 
 
 def poll_targets(
-    session: Session, *, box: SecretBox, unit_code: str | None = None
+    session: Session, *, box: SecretBox | None, unit_code: str | None = None
 ) -> tuple[list[PollTarget], list[Unpolled]]:
     """Active devices with a management address and an SNMP profile in a unit's subtree.
 
@@ -160,10 +163,13 @@ def poll_targets(
     unpolled: list[Unpolled] = []
     for device, profile in rows:
         if profile.id not in auths:
-            try:
-                auths[profile.id] = auth_from_profile(profile, box)
-            except (SecretError, KeyError) as exc:
-                auths[profile.id] = f"credential profile {profile.name!r} unusable: {exc}"
+            if box is None:
+                auths[profile.id] = NO_KEY
+            else:
+                try:
+                    auths[profile.id] = auth_from_profile(profile, box)
+                except (SecretError, KeyError) as exc:
+                    auths[profile.id] = f"credential profile {profile.name!r} unusable: {exc}"
         auth = auths[profile.id]
         if isinstance(auth, str):
             unpolled.append(Unpolled(device.id, auth))

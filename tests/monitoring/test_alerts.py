@@ -596,3 +596,25 @@ def test_mail_server_down_then_back_retries_delivery(
         log = s.scalars(select(NotificationLog).order_by(NotificationLog.id)).all()
         assert [n.ok for n in log] == [False, True]
         assert "cannot send mail" in (log[0].error or "")
+
+
+def test_without_secret_key_devices_are_unpolled_not_down(
+    sqlite_url: str, snmpd: Snmpd, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitoring.service import NO_KEY
+
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as s:
+        build_org(s)
+        add_snmp_device(
+            s,
+            tag="HN-SW-01",
+            kind=DeviceKind.switch,
+            unit="HN",
+            port=snmpd.port,
+            community=snmpd.community,
+        )
+    monkeypatch.delenv("TLDOPS_SECRET_KEY")
+    summary = asyncio.run(poll_cycle(engine, settings=SETTINGS, clock=clock))
+    assert summary.polled == 0 and [u.reason for u in summary.unpolled] == [NO_KEY]
+    assert alert_cycle(engine, clock=clock, mailer=None, settings=SETTINGS).conditions == 0
