@@ -284,3 +284,34 @@ def test_ber_codec_rejects_garbage_and_truncation() -> None:
     ):
         with pytest.raises((BerError, IndexError, ValueError)):
             decode_response(bad)
+
+
+def test_many_simulated_devices_one_cycle(tmp_path: Path) -> None:
+    """120 devices (snmpsim: one recording under 120 community names) in one bounded cycle,
+    plus 5 dead ones that must not hold the others up."""
+    data = tmp_path / "many"
+    data.mkdir()
+    recording = (DATA / "switch.snmprec").read_text()
+    for i in range(120):
+        (data / f"sw{i:03d}.snmprec").write_text(recording)
+    sim = start_snmpsim(tmp_path, data_dir=data, wait_community="sw000")
+    try:
+        targets = [target(sim.port, SnmpAuth.v2c(f"sw{i:03d}"), dev=i) for i in range(120)]
+        targets += [target(free_port(), SnmpAuth.v2c("x"), dev=1000 + i) for i in range(5)]
+
+        async def go() -> list[object]:
+            p = SnmpPoller(timeout=1.0, retries=1, concurrency=32)
+            try:
+                return list(await p.poll_many(targets))
+            finally:
+                p.close()
+
+        started = time.monotonic()
+        samples = run(go())
+        elapsed = time.monotonic() - started
+        up = [s for s in samples if s.status is PollStatus.up]
+        assert len(up) == 120 and all(len(s.interfaces) == 4 for s in up)
+        assert [s.status for s in samples[120:]] == [PollStatus.down] * 5
+        assert elapsed < 20
+    finally:
+        sim.stop()
