@@ -58,14 +58,26 @@ def _unit(session: Any, code: str | None, principal: Principal) -> Unit:
 
 @router.get("/status", response_model=StatusOut)
 def get_status(
-    session: SessionDep, principal: PrincipalDep, unit: str | None = None, devices: bool = True
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    unit: str | None = None,
+    devices: bool = True,
+    device_status: Annotated[
+        str | None,
+        Query(description="only devices with this status: up, down, error, skipped, never_polled"),
+    ] = None,
 ) -> StatusOut:
     u = _unit(session, unit, principal)
     report = unit_status(session, unit_code=u.code, with_devices=devices)
+    rows = [d for d in report.devices if device_status is None or d.status == device_status]
     return StatusOut(
         unit=UnitStatusOut.model_validate(report.unit),
         children=[UnitStatusOut.model_validate(c) for c in report.children],
-        devices=[DeviceStatusOut.model_validate(d) for d in report.devices],
+        devices=[
+            DeviceStatusOut.model_validate(d) for d in rows[page.offset : page.offset + page.limit]
+        ],
+        devices_total=len(rows),
     )
 
 

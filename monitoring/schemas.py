@@ -45,7 +45,8 @@ class DeviceStatusOut(BaseModel):
 class StatusOut(BaseModel):
     unit: UnitStatusOut
     children: list[UnitStatusOut]
-    devices: list[DeviceStatusOut]
+    devices: list[DeviceStatusOut] = Field(description="one page of the subtree's devices")
+    devices_total: int = Field(description="devices matching the filter, all pages")
 
 
 class AlertOut(BaseModel):

@@ -261,6 +261,13 @@ def test_api_status_alerts_ack_silence_checks(api: tuple[TestClient, dict[str, A
     assert (kids["HN"]["devices"], kids["HN"]["up"], kids["HN"]["not_polled"]) == (1, 1, 0)
     assert (kids["HCM"]["devices"], kids["HCM"]["up"], kids["HCM"]["not_polled"]) == (2, 1, 1)
     assert kids["HCM"]["alerts_firing"] >= 1 and kids["HN"]["alerts_firing"] == 0
+    assert st["devices_total"] == 3 and len(st["devices"]) == 3
+    skipped = client.get(
+        "/api/monitoring/status", params={"device_status": "skipped", "limit": 1}, headers=admin
+    ).json()
+    assert skipped["devices_total"] == 1 and [d["asset_tag"] for d in skipped["devices"]] == [
+        "DEMO-SW"
+    ]
     demo = next(d for d in st["devices"] if d["asset_tag"] == "DEMO-SW")
     assert demo["status"] == "skipped" and demo["detail"] == "not polled (outside allowed networks)"
 
