@@ -6,6 +6,7 @@
     tldops user grant it.hanoi it_staff HN                  # it_staff on Hà Nội and below
     tldops user token it.hanoi --name backup-script         # prints an API token once
     tldops user list
+    tldops user disable it.hanoi                            # sessions end, tokens stop working
 """
 
 from __future__ import annotations
@@ -82,6 +83,22 @@ def token(
         )
         console.print(f"token #{tok.id} ({tok.name}) — hiển thị một lần / shown once:")
         console.print(raw, highlight=False, soft_wrap=True)
+
+
+@app.command("disable")
+def disable(username: str) -> None:
+    """Disable an account: its sessions end and its API tokens stop working."""
+    with cli_session() as session:
+        AccountService(session, actor=current_actor()).set_active(username=username, active=False)
+        console.print(f"{username}: disabled")
+
+
+@app.command("enable")
+def enable(username: str) -> None:
+    """Enable a disabled account again."""
+    with cli_session() as session:
+        AccountService(session, actor=current_actor()).set_active(username=username, active=True)
+        console.print(f"{username}: enabled")
 
 
 @app.command("passwd")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from inventory.db import session_scope
 from inventory.models import AuditRecord
+from inventory.security import Role
 from ops_cli.accounts import AccountService
 from ops_cli.i18n import fmt_date
 from tests.ops_cli.conftest import World, password_of
@@ -197,11 +198,7 @@ def test_one_time_password_must_be_changed_first(world: World) -> None:
     with session_scope(world.engine) as s:
         svc = AccountService(s)
         _u, otp = svc.create_user(username="newbie")
-        svc.grant(
-            username="newbie",
-            role=__import__("inventory.security").security.Role.viewer,
-            unit_code="HNI",
-        )
+        svc.grant(username="newbie", role=Role.viewer, unit_code="HNI")
     assert otp is not None
     with TestClient(world.app) as c:
         token = CSRF_FIELD.search(c.get("/login").text)
