@@ -24,6 +24,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conferences": ("Hội nghị trực tuyến", "Online conferences"),
     "training": ("Đào tạo", "Training"),
     "account": ("Tài khoản", "Account"),
+    "audit": ("Nhật ký thay đổi", "Audit log"),
     "login": ("Đăng nhập", "Log in"),
     "logout": ("Đăng xuất", "Log out"),
     "logout_all": ("Đăng xuất mọi nơi", "Log out everywhere"),

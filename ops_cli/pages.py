@@ -86,7 +86,8 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
         "identity": identity,
         "csrf": identity.csrf_token if identity is not None else "",
         "nav": [("scorecard", "/scorecard"), ("inventory", "/units")]
-        + [(key, f"/{page}") for page, (_pkg, key) in DOMAIN_PAGES.items()],
+        + [(key, f"/{page}") for page, (_pkg, key) in DOMAIN_PAGES.items()]
+        + [("audit", "/audit")],
         "other_lang": "en" if lang == "vi" else "vi",
         "path": request.url.path,
     }
@@ -877,6 +878,16 @@ async def view_api(
         return render_error(request, status=resp.status_code, message=msg)
     tables = _tables(resp.json())
     return render(request, "view.html", api_path=path, tables=tables)
+
+
+@router.get("/audit")
+async def audit_page(
+    request: Request,
+    principal: PagePrincipal,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> HTMLResponse:
+    """The audit log the user may read (IT staff and admins of their subtrees)."""
+    return await view_api(request, principal, path=f"/api/audit?limit=100&offset={offset}")
 
 
 @router.get("/monitoring")

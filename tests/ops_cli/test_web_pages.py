@@ -399,3 +399,15 @@ def test_view_page_reads_the_api_as_the_user(client: TestClient, world: World) -
         client.get("/view", params={"path": f"/api/devices/{world.hcm_device}"}).status_code == 404
     )
     assert client.get("/view", params={"path": "http://198.18.0.1/x"}).status_code == 422
+
+
+def test_audit_page_shows_changes_to_admins_only(client: TestClient, world: World) -> None:
+    login(client, "admin")
+    page = client.get("/audit")
+    assert page.status_code == 200
+    assert "grant" in page.text and "<table>" in page.text
+    with TestClient(world.app) as other:
+        login(other, "viewer_hni")
+        mine = other.get("/audit")
+        assert mine.status_code == 200
+        assert "grant" not in mine.text  # account changes are not a province viewer's business
