@@ -1,5 +1,5 @@
 """Fixtures for the monitoring tests; the peers themselves live in ``monpeers.py``."""
 
-from monpeers import clock, smtp_server, snmpd, snmpsim, webhook_sink
+from tests.monitoring.monpeers import clock, smtp_server, snmpd, snmpsim, webhook_sink
 
 __all__ = ["clock", "smtp_server", "snmpd", "snmpsim", "webhook_sink"]

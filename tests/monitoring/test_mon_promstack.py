@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from monpeers import Snmpd, _stop, add_snmp_device, build_org, free_port, need
 from sqlalchemy import Engine
 
 from inventory.config import Settings
@@ -26,6 +25,7 @@ from inventory.mail import SmtpSettings
 from inventory.secrets import SecretBox
 from monitoring.alerts import RULES
 from monitoring.promstack import ExportOptions, ExportResult, export_prometheus
+from tests.monitoring.monpeers import Snmpd, _stop, add_snmp_device, build_org, free_port, need
 
 
 def make_inventory(url: str, snmpd: Snmpd) -> Engine:

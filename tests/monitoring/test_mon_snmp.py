@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from monpeers import DATA, Snmpd, Snmpsim, free_port, start_snmpsim
 
 from inventory.enums import DeviceKind
 from monitoring.models import PollStatus
 from monitoring.snmp import NOT_ALLOWED, PollTarget, SnmpAuth, SnmpPoller, parse_allowed_nets
+from tests.monitoring.monpeers import DATA, Snmpd, Snmpsim, free_port, start_snmpsim
 
 
 def run(coro):  # type: ignore[no-untyped-def]

@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from monpeers import FakeClock, SmtpSink, Snmpd, Snmpsim, WebhookSink, add_snmp_device, build_org
 from sqlalchemy import select
 
 from inventory.db import make_engine, session_scope
@@ -26,6 +25,15 @@ from monitoring.jobs import alert_cycle, poll_cycle
 from monitoring.models import Alert, AlertState, NotificationLog, PollStatus
 from monitoring.service import MonitorSettings, store_samples
 from monitoring.snmp import DeviceSample
+from tests.monitoring.monpeers import (
+    FakeClock,
+    SmtpSink,
+    Snmpd,
+    Snmpsim,
+    WebhookSink,
+    add_snmp_device,
+    build_org,
+)
 
 SETTINGS = MonitorSettings(allowed_nets="127.0.0.0/8", timeout=0.3, retries=0, concurrency=32)
 
@@ -568,7 +576,7 @@ def test_mail_server_down_then_back_retries_delivery(
 ) -> None:
     import socket
 
-    from monpeers import free_port
+    from tests.monitoring.monpeers import free_port
 
     engine = make_engine(sqlite_url)
     with session_scope(engine) as s:

@@ -8,7 +8,6 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from monpeers import FakeClock, Snmpsim, add_snmp_device, build_org
 from sqlalchemy import select
 
 from inventory.db import make_engine, session_scope
@@ -17,6 +16,7 @@ from monitoring.models import InterfaceState, PollState
 from monitoring.rates import CounterSample, counter_rate, rebooted
 from monitoring.service import store_samples
 from monitoring.snmp import PollTarget, SnmpAuth, SnmpPoller
+from tests.monitoring.monpeers import FakeClock, Snmpsim, add_snmp_device, build_org
 
 
 def test_plain_rate() -> None:

@@ -21,7 +21,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from monpeers import FakeClock, SmtpSink, build_org, free_port
 from sqlalchemy import select
 
 from inventory.db import make_engine, session_scope
@@ -32,6 +31,7 @@ from monitoring.jobs import alert_cycle, check_cycle
 from monitoring.models import Alert, AlertState, CheckState
 from monitoring.service import MonitorSettings
 from monitoring.snmp import NOT_ALLOWED, parse_allowed_nets
+from tests.monitoring.monpeers import FakeClock, SmtpSink, build_org, free_port
 
 ALL = parse_allowed_nets("")
 LOOPBACK = parse_allowed_nets("127.0.0.0/8")

@@ -13,7 +13,6 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
-from monpeers import FakeClock, Snmpd, Snmpsim, add_snmp_device, build_org
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
@@ -32,6 +31,7 @@ from monitoring.errors import AlertNotFound
 from monitoring.jobs import alert_cycle, poll_cycle
 from monitoring.models import Alert, AlertState, Silence
 from monitoring.service import MonitorSettings
+from tests.monitoring.monpeers import FakeClock, Snmpd, Snmpsim, add_snmp_device, build_org
 
 SETTINGS = MonitorSettings(allowed_nets="127.0.0.0/8", timeout=0.5, retries=0)
 
