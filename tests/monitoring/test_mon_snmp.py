@@ -315,3 +315,13 @@ def test_many_simulated_devices_one_cycle(tmp_path: Path) -> None:
         assert elapsed < 20
     finally:
         sim.stop()
+
+
+def test_snmpsim_server_host_resources(snmpsim: Snmpsim) -> None:
+    s = run(poll_one(target(snmpsim.port, SnmpAuth.v2c("server"), DeviceKind.server)))
+    assert s.status is PollStatus.up, s.error
+    assert s.metrics["cpu_percent"] == 40.0  # mean of the two processors
+    disks = {d["descr"]: d for d in s.metrics["storage"]}
+    assert set(disks) == {"/", "/srv"}  # physical memory is not a fixed disk
+    assert disks["/srv"]["used_percent"] == 95.0
+    assert disks["/srv"]["size_bytes"] == 50_000_000 * 4096
