@@ -35,7 +35,7 @@ from inventory.errors import NotFound, OpsError
 from inventory.models import Custody, Device, Officer, Unit, subtree_filter
 from inventory.security import Principal, Role
 from inventory.service import InventoryService
-from inventory.text import slugify
+from inventory.text import fold, slugify
 from ops_cli.accounts import AccountService
 from ops_cli.i18n import LANGS, fmt_date, fmt_percent, parse_iso, translator
 from ops_cli.models import User
@@ -402,16 +402,28 @@ def scorecard(
             unit=top,
             report=None,
             charts={},
+            child_rows=[],
             crumbs=_breadcrumb(session, principal, top),
         )
     lang = lang_of(request)
     charts = {ind["id"]: _chart(ind, lang) for ind in report["indicators"]}
+    # One row per child unit, matched by code (indicators need not list children alike).
+    names: dict[str, str] = {}
+    for ind in report["indicators"]:
+        for ch in ind["children"]:
+            names.setdefault(ch["unit_code"], ch["unit_name"])
+    by_ind = [{ch["unit_code"]: ch for ch in ind["children"]} for ind in report["indicators"]]
+    child_rows = [
+        (code, name, [cells.get(code) for cells in by_ind])
+        for code, name in sorted(names.items(), key=lambda kv: fold(kv[1]))
+    ]
     return render(
         request,
         "scorecard.html",
         unit=top,
         report=report,
         charts=charts,
+        child_rows=child_rows,
         crumbs=_breadcrumb(session, principal, top),
         as_of=datetime.fromisoformat(report["as_of"]) if report.get("as_of") else None,
     )

@@ -200,6 +200,11 @@ async def authenticate(
     request.state.identity = identity
     if identity is not None and not identity.must_change_password:
         request.state.principal = identity.principal
+    elif identity is not None and request.url.path.startswith("/api/"):
+        raise PermissionDenied(
+            "Cần đổi mật khẩu một lần trước / the one-time password must be changed first",
+            hint="log in to the dashboard and choose a new password",
+        )
 
 
 def _error(

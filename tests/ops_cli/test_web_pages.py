@@ -206,7 +206,10 @@ def test_one_time_password_must_be_changed_first(world: World) -> None:
         c.post("/login", data={"username": "newbie", "password": otp, "csrf_token": token.group(1)})
         page = c.get("/scorecard", follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"] == "/account/password"
-        assert c.get("/api/units").status_code == 401
+        refused = c.get("/api/units")
+        assert (
+            refused.status_code == 403 and "one-time password" in refused.json()["error"]["message"]
+        )
         form = c.get("/account/password")
         csrf = CSRF_FIELD.search(form.text)
         assert csrf is not None
