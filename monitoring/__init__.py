@@ -14,8 +14,8 @@ Entry points other packages use (names are a contract with the web app's schedul
     from monitoring.cli import app                       # `tldops monitor …`
 
 ``poll_cycle`` and ``check_cycle`` are coroutines (run them with ``asyncio.run`` from a thread);
-``alert_cycle`` is a plain function. Pass ``poller=SnmpPoller(...)`` to ``poll_cycle`` to keep one
-poller (and what it learned about each agent's table sizes) across cycles.
+``alert_cycle`` is a plain function. Each ``poll_cycle`` makes its own poller (its event loop is
+new) but reuses what earlier cycles learnt about each agent's table size.
 
 Modules: ``snmp`` (the poller: v3 through pysnmp's shared asyncio engine, v2c through
 ``snmp_ber``, a small BER codec on one shared UDP socket — pyasn1 decoding is where a pysnmp poll

@@ -36,6 +36,10 @@ from monitoring.snmp import DeviceSample, SnmpPoller
 
 Clock = Callable[[], datetime]
 
+# Rows per agent learnt by past cycles: each cycle gets a fresh poller (its event loop is new),
+# but the next GETBULK can still ask each agent for exactly its table size.
+_TABLE_SIZES: dict[tuple[str, int], int] = {}
+
 
 @dataclass(frozen=True)
 class PollSummary:
@@ -96,6 +100,7 @@ async def poll_cycle(
         concurrency=ms.concurrency,
         allowed_nets=ms.nets,
         clock=clock,
+        table_sizes=_TABLE_SIZES,
     )
     started = clock()
     try:

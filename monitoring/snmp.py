@@ -366,6 +366,7 @@ class SnmpPoller:
         allowed_nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] | None = None,
         clock: Any = None,
         fast_v2c: bool = True,
+        table_sizes: dict[tuple[str, int], int] | None = None,
     ) -> None:
         self.timeout = timeout
         self.retries = retries
@@ -390,7 +391,7 @@ class SnmpPoller:
         # Rows seen per agent at the last poll: the next poll asks for exactly rows + 1 per
         # column, so a small switch is answered in one short GETBULK instead of 25 rows of
         # spill-over per column that would be decoded and thrown away.
-        self._rows: dict[tuple[str, int], int] = {}
+        self._rows: dict[tuple[str, int], int] = {} if table_sizes is None else table_sizes
         # v2c over IPv4 uses our own BER codec (see monitoring.snmp_ber); v3 uses the engine.
         self.fast_v2c = fast_v2c
         self._v2c = V2cClient()
