@@ -156,6 +156,17 @@ def test_scorecard_charts_and_drilldown(site: Site, page: Page, admin_password: 
     )
     page.screenshot(path=str(ARTIFACTS / "02-scorecard-root.png"), full_page=True)
 
+    # Clicking a bar of a chart drills into that child unit.
+    bar = page.locator("#chart-equipped_offices .bars .point path").first
+    box = bar.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
+    page.wait_for_url(lambda url: "/scorecard?unit=" in url)
+    first_child = eq["children"][0]
+    expect(page.locator("#scorecard-title")).to_contain_text(first_child["unit_name"])
+    page.go_back()
+    page.wait_for_selector("#children-table")
+
     # Drill down: into Hà Nội, then to the failing units of one indicator.
     page.click("#children-table a.child:has-text('Hà Nội')")
     page.wait_for_url("**/scorecard?unit=HNI")
