@@ -35,6 +35,7 @@ Built with three set-based queries and plain dicts, so 100k hosts take seconds::
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -127,13 +128,17 @@ class AnsibleInventory:
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=indent)
 
 
+_SIMPLE_CODE = re.compile(r"^[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*$")
+
+
 def unit_group_name(code: str) -> str:
     """The ASCII group name of a unit.
 
     >>> unit_group_name("HNI-001")
     'unit_hni_001'
     """
-    slug = slugify(code)
+    # Most codes are already ASCII words joined by "-"/"_": skip the Unicode folding for them.
+    slug = code.lower().replace("-", "_") if _SIMPLE_CODE.match(code) else slugify(code)
     return f"unit_{slug}" if slug else "unit_"
 
 
@@ -182,16 +187,15 @@ def build_inventory(session: Session, *, unit_code: str | None = None) -> Ansibl
         level_of[r.id] = r.level
     group_of = _unique_group_names([(r.id, r.code) for r in unit_rows])
     path_of = {r.id: r.path for r in unit_rows}
-    province_of: dict[int, str | None] = {}
+    # Rows come in path order, so a parent is always seen before its children.
+    top_ids = [int(p) for p in top.path.strip("/").split("/")]
+    province_of: dict[int, str | None] = {
+        top.id: next((code_of[a] for a in top_ids if level_of.get(a) == 2), None)
+    }
     for r in unit_rows:
-        province_of[r.id] = next(
-            (
-                code_of[a]
-                for a in (int(p) for p in r.path.strip("/").split("/"))
-                if level_of.get(a) == 2
-            ),
-            None,
-        )
+        if r.id == top.id:
+            continue
+        province_of[r.id] = r.code if r.level == 2 else province_of.get(r.parent_id or 0)
 
     profiles = {
         p.id: p
@@ -231,6 +235,10 @@ def build_inventory(session: Session, *, unit_code: str | None = None) -> Ansibl
             key = d.hostname.strip()
             hostname_count[key] = hostname_count.get(key, 0) + 1
 
+    password_var = {
+        pid: env_lookup(credential_env_var(p.name, "password")) for pid, p in profiles.items()
+    }
+    platform_group: dict[str, str] = {}
     hostvars: dict[str, dict[str, Any]] = {}
     unit_hosts: dict[int, list[str]] = {}
     kind_hosts: dict[str, list[str]] = {}
@@ -248,7 +256,7 @@ def build_inventory(session: Session, *, unit_code: str | None = None) -> Ansibl
             port = (ssh.params or {}).get("port")
             if port:
                 hv["ansible_port"] = int(port)
-            hv["ansible_password"] = env_lookup(credential_env_var(ssh.name, "password"))
+            hv["ansible_password"] = password_var[ssh.id]
         hv.update(connection_vars(d.platform))
         kind = d.kind.value
         snmp = profiles.get(d.snmp_profile_id) if d.snmp_profile_id is not None else None
@@ -268,7 +276,10 @@ def build_inventory(session: Session, *, unit_code: str | None = None) -> Ansibl
         unit_hosts.setdefault(d.unit_id, []).append(name)
         kind_hosts.setdefault(f"kind_{kind}", []).append(name)
         if d.platform:
-            platform_hosts.setdefault(f"platform_{slugify(d.platform)}", []).append(name)
+            group = platform_group.get(d.platform)
+            if group is None:
+                group = platform_group[d.platform] = f"platform_{slugify(d.platform)}"
+            platform_hosts.setdefault(group, []).append(name)
 
     children: dict[int, list[str]] = {}
     for r in unit_rows:
