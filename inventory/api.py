@@ -12,6 +12,7 @@ the unit concerned::
 from __future__ import annotations
 
 import ipaddress
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -717,7 +718,7 @@ class ReportCache:
         self.ttl = ttl
         self.version_every = version_every
         self.clock = clock
-        self._data: dict[tuple[str, int, str], tuple[float, dict[str, Any]]] = {}
+        self._data: dict[tuple[str, int, str], tuple[float, bytes]] = {}
         self._json: dict[tuple[tuple[str, int, str], int], bytes] = {}
         self._locks: dict[tuple[str, int, str], threading.Lock] = {}
         self._guard = threading.Lock()
@@ -751,7 +752,8 @@ class ReportCache:
         with lock:
             hit = self._data.get(key)
             if hit is not None and self.clock() - hit[0] < self.ttl:
-                return hit[1]
+                cached: dict[str, Any] = json.loads(hit[1])
+                return cached
             data: dict[str, Any] = compute_report(session, unit_code=unit.code).to_dict()
             with self._guard:
                 # Older versions of this unit are dead weight once a newer one is cached.
@@ -760,7 +762,9 @@ class ReportCache:
                     self._locks.pop(k, None)
                 for jk in [jk for jk in self._json if jk[0][0] == unit.code and jk[0] != key]:
                     self._json.pop(jk, None)
-                self._data[key] = (self.clock(), data)
+                # Kept as compact JSON, not dicts: thousands of long-lived small objects would be
+                # rescanned by every full GC collection and stall requests (the p99 tail).
+                self._data[key] = (self.clock(), json.dumps(data, separators=(",", ":")).encode())
             return data
 
     def report_json(self, session: Session, unit: Unit, *, failing_limit: int) -> bytes:

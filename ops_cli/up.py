@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from ops_cli.scheduler import Scheduler, discover_jobs
-        from ops_cli.web import create_app
+        from ops_cli.web import create_app, freeze_long_lived
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         settings = Settings.from_env()
@@ -162,6 +162,7 @@ def register(app: typer.Typer) -> None:
                 "Lịch chạy / scheduled jobs: " + (", ".join(j.name for j in sched.jobs) or "—")
             )
             sched.start()
+        freeze_long_lived()
         console.print(f"tldops: [bold]http://{host}:{port}/[/]", highlight=False)
         try:
             uvicorn.run(web, host=host, port=port, log_level="warning")
