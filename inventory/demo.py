@@ -1309,8 +1309,8 @@ def seed_demo(
     profiles must be sealed). ``progress(stage, done, total)`` is called as work proceeds.
 
     >>> summary = seed_demo(engine, size="demo", seed=7)
-    >>> summary.units, summary.devices > 9000
-    (811, True)
+    >>> summary.units > 800, summary.devices > 9000
+    (True, True)
     """
     return seed_plan(engine, plan=PLANS[size], seed=seed, progress=progress)
 
