@@ -151,6 +151,15 @@ def register(app: typer.Typer) -> None:
                 f"one-time password: [bold]{first[1]}[/]  (đổi khi đăng nhập / change at login)",
                 highlight=False,
             )
+            with session_scope(engine) as session:
+                empty = session.scalar(select(func.count()).select_from(Unit)) == 0
+            if empty:
+                console.print(
+                    "Cây tổ chức trống: admin chưa có quyền trên đơn vị nào / the organisation "
+                    "tree is empty, so admin has no grant yet → import units, then "
+                    "`tldops user grant admin admin <ROOT_CODE>` (or use --demo)",
+                    highlight=False,
+                )
         secure_env = os.environ.get("TLDOPS_COOKIE_SECURE")
         secure = (secure_env.lower() in {"1", "true", "yes"}) if secure_env else not _loopback(host)
         web = create_app(engine, secure_cookies=secure)
