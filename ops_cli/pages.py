@@ -15,7 +15,7 @@ import json
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -39,10 +39,9 @@ from inventory.text import fold, slugify
 from ops_cli.accounts import AccountService
 from ops_cli.i18n import LANGS, fmt_date, fmt_percent, parse_iso, translator
 from ops_cli.models import User
+from ops_cli.web import LANG_COOKIE, SESSION_COOKIE, status_of
 
 LOGIN_CSRF_COOKIE = "tldops_login_csrf"
-SESSION_COOKIE = "tldops_session"
-LANG_COOKIE = "tldops_lang"
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["d"] = fmt_date
@@ -205,8 +204,6 @@ def login(
                 raise err
             raw, _ws = svc.open_session(user, ip=ip, user_agent=request.headers.get("user-agent"))
     except OpsError as err:
-        from ops_cli.web import status_of
-
         token = secrets.token_urlsafe(24)
         resp = render(
             request,
@@ -920,7 +917,3 @@ async def conferences_page(request: Request, principal: PagePrincipal) -> HTMLRe
 @router.get("/training")
 async def training_page(request: Request, principal: PagePrincipal) -> HTMLResponse:
     return await _domain_page(request, "training")
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
