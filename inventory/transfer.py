@@ -255,7 +255,8 @@ def existing_records(
         yield (
             row[0],
             tuple(
-                str(v) if isinstance(v, str) else v  # StrEnum members compare and print as text
+                # Records hold plain text: StrEnum members → str, days → ISO text (like files).
+                str(v) if isinstance(v, str) else v.isoformat() if isinstance(v, date) else v
                 for v in row[1:]
             ),
         )
@@ -312,13 +313,19 @@ def import_file(
     order = column_order(kind, table.header, log)
     log.raise_if_any()
     assert order is not None
-    units = _load_units(conn)
+    # The whole tree only for a units import; other kinds need just code → id.
+    units = _load_units(conn) if kind is TransferKind.units else {}
+    unit_ids = (
+        {c: u.id for c, u in units.items()}
+        if units
+        else dict(conn.execute(select(Unit.code, Unit.id)).all())
+    )
     officer_ids: dict[str, int] = (
         dict(conn.execute(select(Officer.code, Officer.id)).all())
         if kind is TransferKind.devices
         else {}
     )
-    refs = Refs(unit_ids={c: u.id for c, u in units.items()}, officer_ids=officer_ids)
+    refs = Refs(unit_ids=unit_ids, officer_ids=officer_ids)
     with _no_gc():
         if progress is not None:
             progress.phase("kiểm tra / validating", table.estimated_rows)
@@ -372,7 +379,7 @@ def import_file(
         else:
             _write_software(writer, plan, refs)
         report = replace(report, custody_opened=opened, custody_closed=closed)
-        _audit_import(writer, kind, report, plan, units=_load_paths(conn, plan, kind, units))
+        _audit_import(writer, kind, report, plan, units=_load_paths(conn, plan))
     return report
 
 
@@ -744,7 +751,7 @@ def _write_devices(w: _Writer, plan: _Plan, refs: Refs, *, file: str) -> tuple[i
     """Insert/update devices through the driver, then open/close custody rows."""
     t = _t(Device)
     units, officers = refs.unit_ids, refs.officer_ids
-    day_db, now_db = w.day_db, w.now_db
+    now_db = w.now_db
     rows = [
         (
             tag,
@@ -757,7 +764,7 @@ def _write_devices(w: _Writer, plan: _Plan, refs: Refs, *, file: str) -> tuple[i
             ip,
             status,
             officers[holder] if holder else None,
-            day_db(bought),
+            bought,
             cost,
             now_db,
             now_db,
@@ -792,7 +799,7 @@ def _write_devices(w: _Writer, plan: _Plan, refs: Refs, *, file: str) -> tuple[i
                 ip,
                 status,
                 officers[holder] if holder else None,
-                day_db(bought),
+                bought,
                 cost,
                 now_db,
                 row_id,
@@ -928,15 +935,11 @@ def _write_software(w: _Writer, plan: _Plan, refs: Refs) -> None:
 
 
 # -- audit -----------------------------------------------------------------------------------
-def _load_paths(
-    conn: Connection, plan: _Plan, kind: TransferKind, before: dict[str, _UnitRow]
-) -> dict[str, str]:
-    """Unit code → path after the import, for the units named by updated rows."""
+def _load_paths(conn: Connection, plan: _Plan) -> dict[str, str]:
+    """Unit code → path after the import (for the audit records of updated rows)."""
     if not plan.updated:
         return {}
-    if kind is TransferKind.units:
-        return dict(conn.execute(select(Unit.code, Unit.path)).all())
-    return {c: u.path for c, u in before.items()}
+    return dict(conn.execute(select(Unit.code, Unit.path)).all())
 
 
 def _audit_import(

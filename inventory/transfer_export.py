@@ -34,6 +34,7 @@ __all__ = ["export_records", "write_csv", "write_xlsx"]
 # Fixed timestamp written into XLSX metadata and zip entries (reproducible files).
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _FIXED_ISO = "2000-01-01T00:00:00Z"
+_DAY_COLUMNS = frozenset({"purchase_date"})
 _CORE_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
 
 
@@ -86,10 +87,15 @@ def write_xlsx(
     wb = Workbook(write_only=True)
     for kind, records in sheets.items():
         ws = wb.create_sheet(TransferKind(kind).value)
-        ws.append(list(COLUMNS[TransferKind(kind)]))
+        columns = COLUMNS[TransferKind(kind)]
+        ws.append(list(columns))
+        # Records carry days as ISO text; Excel users expect real date cells.
+        day_at = {i for i, c in enumerate(columns) if c in _DAY_COLUMNS}
         for rec in records:
             row = []
-            for value in rec:
+            for i, value in enumerate(rec):
+                if i in day_at and value:
+                    value = date.fromisoformat(value)
                 cell = WriteOnlyCell(ws, value=_xlsx_value(value))
                 if isinstance(value, date):
                     cell.number_format = "yyyy-mm-dd"

@@ -139,19 +139,15 @@ def _csv_rows(name: str, reader: Any) -> Iterator[tuple[int, list[str]]]:
     # A record may span lines (quoted line breaks); users see the line where it starts.
     start = reader.line_num + 1
     strip = str.strip
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise _bad_csv(name, start, exc) from exc
-        line, start = start, reader.line_num + 1
-        if not row:
-            continue
-        values = list(map(strip, row))
-        if any(values):
-            yield line, values
+    try:
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if row:
+                values = list(map(strip, row))
+                if any(values):
+                    yield line, values
+    except csv.Error as exc:
+        raise _bad_csv(name, start, exc) from exc
 
 
 # -- XLSX ------------------------------------------------------------------------------------
