@@ -24,9 +24,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from sqlalchemy import select
 
+from inventory.ansible import unit_group_name
 from inventory.config import Settings
 from inventory.errors import NotFound, OpsError
-from inventory.models import Device, Unit, subtree_filter
+from inventory.models import Unit
 from inventory.runtime import cli_session, console, current_actor, get_engine
 from inventory.secrets import SecretBox
 from playbooks.configbackup import (
@@ -98,14 +99,8 @@ def play_run(
             if u is None:
                 raise NotFound(f"Không có đơn vị {unit!r} / no unit {unit!r}")
             unit_id = u.id
-            names = session.scalars(
-                select(Device.hostname)
-                .join(Unit, Unit.id == Device.unit_id)
-                .where(subtree_filter(Unit.path, u.path), Device.hostname.is_not(None))
-            ).all()
-            if not names:
-                raise NotFound(f"Đơn vị {unit} không có máy nào / no hosts under unit {unit}")
-            limit = ",".join(sorted(n for n in names if n))
+            # The inventory core names one group per unit, with child units as children.
+            limit = unit_group_name(u.code)
         env = {"TLDOPS_DATABASE_URL": settings.database_url}
         with Progress(
             SpinnerColumn(),

@@ -305,3 +305,86 @@ def test_config_backup_and_failover_status_commands(
 @pytest.fixture(autouse=True)
 def _no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
+
+
+def test_play_run_on_the_inventory_core_dynamic_inventory(
+    sqlite_url: str, sshd: Sshd, ssh_user: TestUser, tmp_path: Path
+) -> None:
+    """`tldops play run --unit` with no -i: hosts come from inventory/ansible_plugin's script,
+    the SSH password from the encrypted profile through the environment (sshpass), become via
+    sudo as the non-root test user."""
+    env = _env(sqlite_url, tmp_path)
+    engine = make_engine(sqlite_url)
+    box = SecretBox([os.environ["TLDOPS_SECRET_KEY"]])
+    with session_scope(engine) as s:
+        svc = InventoryService(s, actor="t")
+        svc.create_unit(code="TLD", name="Tổng Liên đoàn", level=1, kind=UnitKind.central)
+        svc.create_unit(
+            code="QN",
+            name="LĐLĐ tỉnh Quảng Ninh",
+            level=2,
+            kind=UnitKind.province_federation,
+            parent_code="TLD",
+        )
+        svc.create_unit(
+            code="HP",
+            name="LĐLĐ thành phố Hải Phòng",
+            level=2,
+            kind=UnitKind.province_federation,
+            parent_code="TLD",
+        )
+        svc.create_credential(
+            name="ssh-office",
+            kind=CredentialKind.ssh,
+            username=ssh_user.name,
+            box=box,
+            secret={"password": ssh_user.password},
+            params={"port": sshd.port},
+        )
+        for code, host in (("QN", "qn-pc-1"), ("HP", "hp-pc-1")):
+            svc.create_device(
+                asset_tag=host.upper(),
+                kind=DeviceKind.server,
+                unit_code=code,
+                hostname=host,
+                mgmt_ip="127.0.0.1",
+                platform="linux",
+            )
+            svc.attach_credentials(host.upper(), ssh="ssh-office")
+    root = tmp_path / "qn-root"
+    args = [
+        "play",
+        "run",
+        "office_baseline",
+        "--unit",
+        "QN",
+        "-e",
+        f"tldops_root={root}",
+        "-e",
+        "office_create_accounts=false",
+        "-e",
+        "office_install_packages=false",
+        "-e",
+        "office_sshd_reload_command=",
+        "-e",
+        "office_timesyncd_restart_command=",
+    ]
+    res = runner.invoke(app, args, env=env)
+    assert res.exit_code == 0, res.output
+    assert "qn-pc-1" in res.output and "hp-pc-1" not in res.output  # --unit limited the run
+    assert os.readlink(root / "etc/localtime").endswith("Asia/Ho_Chi_Minh")
+    assert (
+        "PermitRootLogin no"
+        in (root / "etc/ssh/sshd_config.d/10-tldops-hardening.conf").read_text()
+    )
+    res = runner.invoke(app, args, env=env)  # idempotent through the same path
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.output.splitlines() if "qn-pc-1" in line)
+    assert row.split("│")[3].strip() == "0"
+    leaked = [
+        p
+        for p in (tmp_path / "var" / "runs").rglob("*")
+        if p.is_file() and ssh_user.password.encode() in p.read_bytes()
+    ]
+    assert leaked == []
+    engine.dispose()
