@@ -823,6 +823,8 @@ async def _domain_page(request: Request, page: str) -> HTMLResponse:
         )
     lists = [(path, op) for method, path, op in ops if method == "GET" and "{" not in path]
     sections: list[dict[str, Any]] = []
+    # ?unit=CODE narrows every list that takes a ``unit`` filter to that subtree.
+    unit = (request.query_params.get("unit") or "").strip()[:64]
     transport = httpx.ASGITransport(app=request.app)
     headers = _forwarded_auth(request)
     async with httpx.AsyncClient(
@@ -830,8 +832,11 @@ async def _domain_page(request: Request, page: str) -> HTMLResponse:
     ) as client:
         for path, op in lists:
             summary = op.get("summary") or path
+            takes_unit = any(
+                p.get("name") == "unit" and p.get("in") == "query" for p in op.get("parameters", [])
+            )
             try:
-                resp = await client.get(path)
+                resp = await client.get(path, params={"unit": unit} if unit and takes_unit else {})
             except Exception as exc:  # a broken endpoint must not take the page down
                 sections.append({"path": path, "summary": summary, "error": str(exc)})
                 continue
@@ -863,6 +868,7 @@ async def _domain_page(request: Request, page: str) -> HTMLResponse:
         available=True,
         sections=sections,
         forms=_forms(request, ops),
+        unit=unit,
     )
 
 

@@ -3,6 +3,7 @@ logout everywhere, lockout over HTTP, one-time passwords, the dashboard pages an
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import time
 from datetime import date
@@ -414,3 +415,17 @@ def test_audit_page_shows_changes_to_admins_only(client: TestClient, world: Worl
         mine = other.get("/audit")
         assert mine.status_code == 200
         assert "grant" not in mine.text  # account changes are not a province viewer's business
+
+
+def test_domain_page_unit_filter(client: TestClient, world: World) -> None:
+    """?unit= narrows the domain lists; another province's code is refused, not shown."""
+    login(client, "it_hni")
+    own = client.get("/monitoring", params={"unit": "HNI"})
+    assert own.status_code == 200
+    other = client.get("/monitoring", params={"unit": "HCM"})
+    assert other.status_code == 200
+    if importlib.util.find_spec("monitoring.api") is None:
+        assert 'id="not-available"' in own.text
+        return
+    assert "Liên đoàn Lao động thành phố Hà Nội" in own.text
+    assert "Hồ Chí Minh" not in other.text
