@@ -90,6 +90,12 @@ BOOKING = {
 
 
 def test_book_list_show_and_refuse(client: TestClient, smtp: SmtpPeer) -> None:
+    schema = client.get("/openapi.json").json()
+    assert {
+        "/api/conferences",
+        "/api/conferences/{conference_id}/attendance",
+        "/api/videoconf/events/{deployment}",
+    } <= set(schema["paths"])
     r = client.post("/api/conferences", json=BOOKING)
     assert r.status_code == 401  # no login
     r = client.post("/api/conferences", json=BOOKING, headers={"x-test-user": "viewer.hn"})

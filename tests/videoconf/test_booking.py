@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from inventory.errors import PermissionDenied
 from inventory.models import AuditRecord
 from inventory.security import Grant, Principal, Role
-from tests.videoconf.conftest import add_deployment, build_org, conf_service, fixed_clock
+from tests.videoconf.conftest import (
+    APP_SECRET,
+    WEBHOOK_TOKEN,
+    add_deployment,
+    build_org,
+    conf_service,
+    fixed_clock,
+)
 from videoconf.errors import BookingConflict, CapacityExceeded, RecurrenceError
 from videoconf.models import Conference, ConferenceStatus
 from videoconf.recurrence import fmt_local, parse_local
@@ -304,3 +311,18 @@ def test_host_needs_meeting_host_grant(session: Session) -> None:
         BookingRequest(title="Họp HN", host_code="CB001", start=MON_8, end=MON_10, units=("HN-BD",))
     )
     assert res.invitees == 2
+
+
+def test_secrets_are_sealed_at_rest(svc: ConferenceService, session: Session) -> None:
+    res = svc.book(_nationwide(password="mat-khau-bi-mat"))
+    session.commit()
+    conf = svc.conference(res.conference_id)
+    dep = conf.deployment
+    assert APP_SECRET.encode() not in dep.secret_blob
+    assert WEBHOOK_TOKEN.encode() not in dep.secret_blob
+    assert conf.password_blob is not None and b"mat-khau" not in conf.password_blob
+    assert svc.password(conf) == "mat-khau-bi-mat"
+    assert svc.deployment_secrets(dep).app_secret == APP_SECRET
+    dumped = " ".join(str((a.before, a.after)) for a in session.scalars(select(AuditRecord)))
+    assert "mat-khau" not in dumped and APP_SECRET not in dumped and WEBHOOK_TOKEN not in dumped
+    assert "mat-khau" not in svc.detail(conf).model_dump_json()
