@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from inventory.db import session_scope
-from inventory.mail import Mailer
+from inventory.mail import Mailer, MailError
 from videoconf.models import Conference, ConferenceStatus, ReminderSent
 from videoconf.recurrence import fmt_local
 from videoconf.service import ConferenceService
@@ -39,54 +40,85 @@ def send_due_reminders(
     """
     now = clock()
     ordered = sorted(offsets, reverse=True)  # 24 h first, 15 min last
-    longest = ordered[0] if ordered else timedelta()
-    sent = 0
+    if not ordered:
+        return 0
+    longest = ordered[0]
     with session_scope(engine) as session:
-        svc = ConferenceService(session, actor="scheduler", clock=clock)
-        confs = session.scalars(
-            select(Conference).where(
+        ids = session.scalars(
+            select(Conference.id).where(
                 Conference.status == ConferenceStatus.scheduled,
                 Conference.start_at <= now + longest,
                 Conference.series_end_at > now,
             )
         ).all()
-        for conf in confs:
-            done = {
-                (r.occurrence_start, r.minutes_before)
-                for r in session.scalars(
-                    select(ReminderSent).where(ReminderSent.conference_id == conf.id)
+    sent = 0
+    failed: list[str] = []
+    for conference_id in ids:
+        # One transaction per conference: a mail failure for one never un-records (and so
+        # re-sends) the reminders already delivered for the others.
+        try:
+            with session_scope(engine) as session:
+                sent += _remind_one(
+                    session, conference_id, now=now, ordered=ordered, clock=clock, mailer=mailer
                 )
-            }
-            for occ in svc.occurrences(conf):
-                if occ.start <= now or occ.start - longest > now:
-                    continue
-                due = [off for off in ordered if occ.start - off <= now]
-                if not due:
-                    continue
-                closest = due[-1]
-                minutes = int(closest.total_seconds() // 60)
-                if (occ.start, minutes) in done:
-                    continue
-                booked_late = conf.created_at > occ.start - closest
-                count = 0
-                if not booked_late:
-                    count = _send(svc, conf, occ.start, minutes, mailer)
-                    sent += count
-                # Mark this and every longer reminder as handled so none goes out late.
-                for off in due:
-                    key = (occ.start, int(off.total_seconds() // 60))
-                    if key not in done:
-                        session.add(
-                            ReminderSent(
-                                conference_id=conf.id,
-                                occurrence_start=occ.start,
-                                minutes_before=key[1],
-                                sent_at=now,
-                                recipients=count if off == closest else 0,
-                            )
-                        )
-                        done.add(key)
-                session.flush()
+        except MailError as exc:
+            failed.append(f"#{conference_id}: {exc.message}")
+    if failed:
+        raise MailError(
+            f"Không gửi được nhắc lịch cho {len(failed)} hội nghị / reminders failed for "
+            f"{len(failed)} conference(s) ({sent} sent): " + "; ".join(failed[:5]),
+            hint="check TLDOPS_SMTP_*; the failed reminders are retried on the next run",
+        )
+    return sent
+
+
+def _remind_one(
+    session: Session,
+    conference_id: int,
+    *,
+    now: datetime,
+    ordered: Sequence[timedelta],
+    clock: Callable[[], datetime],
+    mailer: Mailer,
+) -> int:
+    svc = ConferenceService(session, actor="scheduler", clock=clock)
+    conf = svc.conference(conference_id)
+    longest = ordered[0]
+    done = {
+        (r.occurrence_start, r.minutes_before)
+        for r in session.scalars(select(ReminderSent).where(ReminderSent.conference_id == conf.id))
+    }
+    sent = 0
+    for occ in svc.occurrences(conf):
+        if occ.start <= now or occ.start - longest > now:
+            continue
+        due = [off for off in ordered if occ.start - off <= now]
+        if not due:
+            continue
+        closest = due[-1]
+        minutes = int(closest.total_seconds() // 60)
+        if (occ.start, minutes) in done:
+            continue
+        booked_late = conf.created_at > occ.start - closest
+        count = 0
+        if not booked_late:
+            count = _send(svc, conf, occ.start, minutes, mailer)
+            sent += count
+        # Mark this and every longer reminder as handled so none goes out late.
+        for off in due:
+            key = (occ.start, int(off.total_seconds() // 60))
+            if key not in done:
+                session.add(
+                    ReminderSent(
+                        conference_id=conf.id,
+                        occurrence_start=occ.start,
+                        minutes_before=key[1],
+                        sent_at=now,
+                        recipients=count if off == closest else 0,
+                    )
+                )
+                done.add(key)
+        session.flush()
     return sent
 
 

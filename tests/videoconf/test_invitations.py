@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlparse
 
 import jwt
+import pytest
 from icalendar import Calendar
 from sqlalchemy import Engine
 
 from inventory.db import session_scope
+from inventory.mail import Mailer, MailError, SmtpSettings
 from tests.videoconf.conftest import (
     APP_SECRET,
     SmtpPeer,
@@ -183,6 +186,13 @@ def test_reminders_sent_once_each(engine: Engine, smtp: SmtpPeer) -> None:
         return send_due_reminders(engine, clock=lambda: when, mailer=mailer)
 
     assert at("27/02/2027 07:00") == 0  # 25 h before: nothing due
+    # SMTP down when the 24 h reminder falls due: an error, nothing recorded, retried later.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = Mailer(SmtpSettings(host="127.0.0.1", port=sock.getsockname()[1], timeout=2))
+    when = parse_local("28/02/2027 08:10")
+    with pytest.raises(MailError, match="retried on the next run"):
+        send_due_reminders(engine, clock=lambda: when, mailer=dead)
     assert at("28/02/2027 08:30") == 7  # 23.5 h before: the 24 h reminder
     assert at("28/02/2027 09:00") == 0  # already sent
     assert at("01/03/2027 07:50") == 7  # 10 min before: the 15 min reminder
