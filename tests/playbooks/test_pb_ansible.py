@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,131 @@ def test_dc_baseline_snmpv3_secret_stays_off_disk(
     assert (outcome.artifact_dir / "command").is_file()
     # ... and the secrets did reach the rendered file, so the test would have seen a leak.
     assert AUTH_KEY in conf
+
+
+def test_dc_baseline_snmpd_answers_snmpv3_and_is_idempotent(
+    session: Session, sshd: Sshd, ssh_user: TestUser, tmp_path: Path
+) -> None:
+    """The rendered snmpd.conf runs in a real snmpd (loopback port of this engineer's range)
+    and answers an SNMPv3 authPriv GET with the profile's keys; a second run changes nothing."""
+    from tests.playbooks.sshhosts import free_port
+
+    box = SecretBox([os.environ["TLDOPS_SECRET_KEY"]])
+    InventoryService(session, actor="test").create_credential(
+        name="snmp dc core",
+        kind=CredentialKind.snmp_v3,
+        username="tldops",
+        box=box,
+        secret={"auth_key": AUTH_KEY, "priv_key": PRIV_KEY},
+    )
+    session.flush()
+    root = tmp_path / "dc2"
+    port = free_port()
+    hostvars = {
+        "dc_snmp_profile": "snmp dc core",
+        "dc_install_packages": False,
+        "dc_sysctl_apply_command": "",
+        "dc_snmpd_restart_command": "",
+        "dc_node_exporter_restart_command": "",
+        "dc_rsyslog_restart_command": "",
+        "dc_snmp_agent_address": f"udp:127.0.0.1:{port}",
+        "dc_snmp_location": "Trung tam du lieu TLD - Ha Noi",
+    }
+    inventory = {"all": {"hosts": {"dc-db-1": _host(sshd, ssh_user, root, **hostvars)}}}
+    secrets = credential_secrets(session, box=box, profile_names={"snmp dc core"})
+    assert set(secrets) == {
+        "TLDOPS_CRED_SNMP_DC_CORE_AUTH_KEY",
+        "TLDOPS_CRED_SNMP_DC_CORE_PRIV_KEY",
+    }
+    first = run_playbook(
+        session,
+        playbook="dc_baseline",
+        runs_dir=tmp_path / "runs",
+        actor="test",
+        secrets=secrets,
+        inventory=inventory,
+    )
+    assert first.status is RunStatus.successful, (first.artifact_dir / "stdout").read_text()
+    second = run_playbook(
+        session,
+        playbook="dc_baseline",
+        runs_dir=tmp_path / "runs",
+        actor="test",
+        secrets=secrets,
+        inventory=inventory,
+    )
+    assert second.status is RunStatus.successful and second.changed_total == 0
+
+    conf = root / "etc/snmp/snmpd.conf"
+    snmpd = subprocess.Popen(
+        ["/usr/sbin/snmpd", "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp_path / "snmpd.pid")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        out = None
+        for _ in range(20):  # snmpd needs a moment to bind; bounded
+            out = subprocess.run(
+                [
+                    "snmpget",
+                    "-v3",
+                    "-l",
+                    "authPriv",
+                    "-u",
+                    "tldops",
+                    "-a",
+                    "SHA",
+                    "-A",
+                    AUTH_KEY,
+                    "-x",
+                    "AES",
+                    "-X",
+                    PRIV_KEY,
+                    "-t",
+                    "1",
+                    "-r",
+                    "0",
+                    "-Oqv",
+                    f"udp:127.0.0.1:{port}",
+                    "1.3.6.1.2.1.1.6.0",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            if out.returncode == 0:
+                break
+            time.sleep(0.3)
+        assert out is not None and out.returncode == 0, out.stderr if out else ""
+        assert "Trung tam du lieu TLD" in out.stdout
+        wrong = subprocess.run(
+            [
+                "snmpget",
+                "-v3",
+                "-l",
+                "authPriv",
+                "-u",
+                "tldops",
+                "-a",
+                "SHA",
+                "-A",
+                "not-the-key-123",
+                "-x",
+                "AES",
+                "-X",
+                PRIV_KEY,
+                "-t",
+                "1",
+                "-r",
+                "0",
+                f"udp:127.0.0.1:{port}",
+                "1.3.6.1.2.1.1.6.0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        assert wrong.returncode != 0  # authPriv really enforced
+    finally:
+        snmpd.terminate()
+        snmpd.wait(timeout=10)
