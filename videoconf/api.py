@@ -7,6 +7,7 @@
     POST /api/conferences                      BookingIn  → 201 BookingOut (409 on conflicts)
     POST /api/conferences/{id}/cancel          CancelIn   → ConferenceOut
     POST /api/conferences/{id}/reschedule      RescheduleIn → ConferenceOut
+    POST /api/conferences/{id}/send            (re)send the invitations → SendOut
     GET  /api/conferences/{id}/attendance?occurrence=2027-03-01T08:00+07:00
 
 ``/api/videoconf/events/{deployment}`` is called by Prosody (``mod_event_sync_component``), not by
@@ -25,7 +26,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 from sqlalchemy.orm import Session
 
 from inventory.api_deps import Page, PageDep, PrincipalDep, SessionDep, paginate
-from inventory.mail import Mailer, SmtpSettings
+from inventory.mail import Mailer, MailError, SmtpSettings
 from inventory.models import Officer, Unit
 from inventory.security import Principal, Role
 from videoconf.errors import WebhookRejected
@@ -39,6 +40,7 @@ from videoconf.schemas import (
     ConferenceOut,
     ProsodyEvent,
     RescheduleIn,
+    SendOut,
     WebhookAck,
 )
 from videoconf.service import BookingRequest, ConferenceService, SubtreeSelector
@@ -119,7 +121,15 @@ def book_conference(
             description=body.description,
         )
     )
-    sent = svc.send_invitations(res.conference_id, mailer=mailer) if body.send else 0
+    sent, mail_error = 0, None
+    if body.send:
+        # Commit first: an SMTP outage must not undo the booking (resend with /send).
+        session.commit()
+        try:
+            sent = svc.send_invitations(res.conference_id, mailer=mailer)
+        except MailError as exc:
+            session.rollback()
+            mail_error = exc.message
     return BookingOut(
         conference_id=res.conference_id,
         uid=res.uid,
@@ -129,6 +139,7 @@ def book_conference(
         invitees=res.invitees,
         units_without_contacts=list(res.units_without_contacts),
         emails_sent=sent,
+        mail_error=mail_error,
     )
 
 
@@ -144,7 +155,7 @@ def cancel_conference(
     occurrence = _aware(body.occurrence) if body.occurrence else None
     conf = svc.cancel(conference_id, occurrence=occurrence)
     if body.send:
-        svc.send_invitations(conf.id, mailer=mailer, cancel_recurrence_id=occurrence)
+        _send_after_commit(session, svc, conf.id, mailer, cancel_recurrence_id=occurrence)
     return svc.summary(conf)
 
 
@@ -164,8 +175,41 @@ def reschedule_conference(
         occurrence=_aware(body.occurrence) if body.occurrence else None,
     )
     if body.send:
-        svc.send_invitations(conf.id, mailer=mailer)
+        _send_after_commit(session, svc, conf.id, mailer)
     return svc.summary(conf)
+
+
+def _send_after_commit(
+    session: Session,
+    svc: ConferenceService,
+    conference_id: int,
+    mailer: Mailer,
+    *,
+    cancel_recurrence_id: datetime | None = None,
+) -> int:
+    """Commit the change, then e-mail; a mail failure says the change is saved."""
+    session.commit()
+    try:
+        return svc.send_invitations(
+            conference_id, mailer=mailer, cancel_recurrence_id=cancel_recurrence_id
+        )
+    except MailError as exc:
+        raise MailError(
+            f"Đã lưu thay đổi nhưng chưa gửi được thư / the change is saved but no e-mail went "
+            f"out: {exc.message}",
+            hint=f"retry with POST /api/conferences/{conference_id}/send",
+        ) from exc
+
+
+@conferences.post("/{conference_id}/send", response_model=SendOut)
+def send_conference(
+    conference_id: int, session: SessionDep, principal: PrincipalDep, mailer: MailerDep
+) -> SendOut:
+    """(Re)send every invitee the current calendar (REQUEST, or CANCEL when cancelled)."""
+    svc = _service(session, principal)
+    conf = svc.conference(conference_id)
+    principal.require(Role.meeting_host, conf.unit.path)
+    return SendOut(conference_id=conf.id, emails_sent=svc.send_invitations(conf.id, mailer=mailer))
 
 
 @conferences.get("/{conference_id}/attendance", response_model=AttendanceReport)

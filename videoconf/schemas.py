@@ -152,6 +152,13 @@ class BookingOut(BaseModel):
     invitees: int
     units_without_contacts: list[str]
     emails_sent: int
+    # Set when the booking is saved but the invitations could not be e-mailed.
+    mail_error: str | None = None
+
+
+class SendOut(BaseModel):
+    conference_id: int
+    emails_sent: int
 
 
 class CancelIn(BaseModel):

@@ -7,6 +7,7 @@ in :mod:`inventory.api_deps`: ``app.state.engine``, a principal per request, Ops
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from inventory.db import session_scope
 from inventory.errors import Conflict, NotFound, OpsError, PermissionDenied
-from inventory.mail import Mailer
+from inventory.mail import Mailer, SmtpSettings
 from inventory.security import Grant, Principal, Role
 from tests.videoconf.conftest import (
     WEBHOOK_TOKEN,
@@ -279,3 +280,37 @@ def test_webhook_and_attendance_report(client: TestClient, engine: Engine) -> No
         headers={"x-test-user": "admin"},
     ).json()
     assert len(rep2["never_joined"]) == 6 and rep2["attendees"] == []
+
+
+def test_mail_outage_keeps_the_booking(client: TestClient, smtp: SmtpPeer) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = Mailer(SmtpSettings(host="127.0.0.1", port=sock.getsockname()[1], timeout=2))
+    app = client.app
+    assert isinstance(app, FastAPI)
+    good = app.dependency_overrides[get_mailer]
+    app.dependency_overrides[get_mailer] = lambda: dead
+    host = {"x-test-user": "host.tld"}
+    r = client.post("/api/conferences", json=BOOKING, headers=host)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["emails_sent"] == 0 and "cannot send mail" in out["mail_error"]
+    cid = out["conference_id"]
+    r = client.post(
+        f"/api/conferences/{cid}/reschedule",
+        headers=host,
+        json={"start": _iso("01/03/2027 09:00"), "end": _iso("01/03/2027 11:00"), "send": True},
+    )
+    assert r.status_code == 422 and "the change is saved" in r.json()["error"]["message"]
+    detail = client.get(f"/api/conferences/{cid}", headers=host).json()
+    assert detail["sequence"] == 1 and detail["start"].startswith("2027-03-01T02:00")
+    assert (
+        client.post(
+            f"/api/conferences/{cid}/send", headers={"x-test-user": "viewer.hn"}
+        ).status_code
+        == 403
+    )
+    app.dependency_overrides[get_mailer] = good
+    r = client.post(f"/api/conferences/{cid}/send", headers=host)
+    assert r.status_code == 200 and r.json()["emails_sent"] == 7
+    assert len(smtp.messages) == 7
