@@ -39,8 +39,8 @@ class ProsodyOccupant(BaseModel):
     name: str | None = None
     email: str | None = None
     id: str | None = None
-    joined_at: int | None = None
-    left_at: int | None = None
+    joined_at: float | None = None
+    left_at: float | None = None
 
 
 class ProsodyEvent(BaseModel):
