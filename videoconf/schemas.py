@@ -54,8 +54,8 @@ class ProsodyEvent(BaseModel):
     is_breakout: bool = False
     breakout_room_id: str | None = None
     occupant: ProsodyOccupant | None = None
-    created_at: int | None = None
-    destroyed_at: int | None = None
+    created_at: float | None = None
+    destroyed_at: float | None = None
 
 
 class WebhookAck(BaseModel):
