@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -93,13 +94,17 @@ def write_devices(path: Path, n: int, codes: list[str]) -> None:
             fh.write("".join(chunk))
 
 
-def run(cmd: list[str], env: dict[str, str]) -> float:
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock seconds and CPU seconds (user + system) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -129,16 +134,16 @@ def main() -> None:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{p}{suffix}").unlink(missing_ok=True)
         env = {**os.environ, "TLDOPS_DATABASE_URL": f"sqlite:///{ours_db}", "TLDOPS_ACTOR": "bench"}
-        units_s = run([*TLDOPS, "inventory", "import", "--kind", "units", str(units_csv)], env)
+        units_s, _ = run([*TLDOPS, "inventory", "import", "--kind", "units", str(units_csv)], env)
         print(f"units import (not compared): {units_s:.2f} s")
 
         with sqlite3.connect(raw_db) as con:
             cols = ", ".join(f"{c} TEXT" for c in DEVICE_COLUMNS.split(","))
             con.execute(f"CREATE TABLE raw_devices ({cols})")
-        peer = run(
+        peer_t = run(
             ["sqlite3", str(raw_db), f".import --csv --skip 1 {devices_csv} raw_devices"], env
         )
-        ours = run([*TLDOPS, "inventory", "import", "--kind", "devices", str(devices_csv)], env)
+        ours_t = run([*TLDOPS, "inventory", "import", "--kind", "devices", str(devices_csv)], env)
 
         with sqlite3.connect(ours_db) as con:
             got = con.execute("SELECT count(*) FROM devices").fetchone()[0]
@@ -146,9 +151,26 @@ def main() -> None:
             raw = con.execute("SELECT count(*) FROM raw_devices").fetchone()[0]
         if got != n or raw != n:
             sys.exit(f"row counts differ: ours {got}, sqlite3 {raw}, expected {n}")
-        print(f"sqlite3 .import        : {peer:7.2f} s  ({n / peer:,.0f} rows/s)")
-        print(f"tldops inventory import: {ours:7.2f} s  ({n / ours:,.0f} rows/s)")
-        print(f"ratio ours/sqlite3     : {ours / peer:7.2f}x  (goal <= 3x)")
+        (peer, peer_cpu), (ours, ours_cpu) = peer_t, ours_t
+        startup, startup_cpu = run([*TLDOPS, "inventory", "import", "--help"], env)
+        load = os.getloadavg()[0]
+        print(f"load average (1 min)   : {load:.1f} on {os.cpu_count()} CPUs")
+        print(
+            f"sqlite3 .import        : {peer:7.2f} s wall, {peer_cpu:6.2f} s CPU"
+            f"  ({n / peer:,.0f} rows/s)"
+        )
+        print(
+            f"tldops inventory import: {ours:7.2f} s wall, {ours_cpu:6.2f} s CPU"
+            f"  ({n / ours:,.0f} rows/s)"
+        )
+        print(
+            f"  of which CLI start-up: {startup:7.2f} s wall, {startup_cpu:6.2f} s CPU"
+            "  (`tldops inventory import --help`: every domain's CLI is loaded)"
+        )
+        print(
+            f"ratio ours/sqlite3     : {ours / peer:7.2f}x wall, {ours_cpu / peer_cpu:.2f}x CPU"
+            "  (goal <= 3x)"
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
