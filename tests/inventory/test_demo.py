@@ -365,3 +365,31 @@ def test_cli_demo_without_secret_key_says_how_to_make_one(tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert "TLDOPS_SECRET_KEY" in result.output and "secret-key" in result.output
     assert not target.exists()
+
+
+def test_plan_for_hosts_gives_about_that_many_ansible_hosts(sqlite_url: str) -> None:
+    """The benchmark sizes its federation with this plan; the estimate must hold."""
+    from inventory.ansible import build_inventory
+    from inventory.demo import plan_for_hosts
+
+    engine = make_engine(sqlite_url)
+    seed_plan(engine, plan=plan_for_hosts(8000), seed=5)
+    with _session(engine) as s:
+        hosts = build_inventory(s).hostvars
+        assert 7200 <= len(hosts) <= 8800
+        assert all(_safe(v["ansible_host"]) for v in hosts.values())
+    engine.dispose()
+
+
+def test_addresses_never_leave_the_safe_ranges() -> None:
+    """Past 198.19.0.0/16 (≈65k grassroots routers in the large size) addresses go to loopback."""
+    from inventory.demo import _Addresses
+
+    addresses = _Addresses()
+    singles = [addresses.single() for _ in range(70_000)]
+    assert len(set(singles)) == len(singles)
+    assert all(_safe(ip) and not ip.endswith((".0", ".255")) for ip in singles)
+    assert singles[0] == "198.19.0.1" and singles[-1].startswith("127.")
+    blocks = [addresses.block() for _ in range(1100)]
+    assert all(b.prefixlen == 26 and _safe(str(b.network_address)) for b in blocks)
+    assert str(blocks[0]) == "198.18.1.0/26" and blocks[-1].network_address.is_loopback
