@@ -110,7 +110,7 @@ def _read_csv(name: str, digest: str, data: bytes) -> RawTable:
     if not header_row or not any(c.strip() for c in header_row):
         raise _unreadable(name, "tệp rỗng, thiếu dòng tiêu đề", "the file is empty (no header row)")
     header = [c.strip().lower() for c in header_row]
-    estimated = text.count("\n")
+    estimated = max(text.count("\n") - 1, 0)
     return RawTable(
         file=name,
         sha256=digest,
