@@ -42,6 +42,7 @@ from playbooks.databackup import DEFAULT_RTO_S, backup_database, drill_restore, 
 from playbooks.enums import BackupOutcome, PairHealth, RunStatus
 from playbooks.failover import NodeSpec, define_pair, drill_failover, pair_status
 from playbooks.models import PlaybookRun
+from playbooks.resticstatus import TEXTFILE, collect_agent_status
 from playbooks.runner import RunProgress, credential_secrets, list_playbooks, run_playbook
 from playbooks.settings import PlaybookPaths
 
@@ -252,6 +253,37 @@ def backup_configs_cmd(
             )
         console.print(table)
     if any(r.outcome is BackupOutcome.failed for r in results):
+        raise typer.Exit(1)
+
+
+@backup_app.command("agents")
+def backup_agents(
+    unit: str | None = typer.Option(None, "--unit", help="only this unit's subtree"),
+    textfile: str = typer.Option(TEXTFILE, "--textfile", help="agent metrics file on the hosts"),
+) -> None:
+    """Kết quả của các agent restic / collect the restic agents' last runs from the servers."""
+    settings, paths = _paths()
+    box = SecretBox.from_settings(settings)
+    with cli_session() as session:
+        results = collect_agent_status(
+            session,
+            box=box,
+            settings=BackupSettings(known_hosts=paths.known_hosts),
+            unit_code=unit,
+            textfile=textfile,
+        )
+    table = Table("server", "last run", "ok", "last success", "new", "error")
+    for r in results:
+        table.add_row(
+            r.asset_tag,
+            r.last_run.isoformat() if r.last_run else "-",
+            {True: "[green]yes[/]", False: "[red]NO[/]", None: "?"}[r.ok],
+            r.last_success.isoformat() if r.last_success else "-",
+            "new" if r.new_run else "",
+            (r.error or "")[:60],
+        )
+    console.print(table)
+    if any(r.ok is False or not r.reachable for r in results):
         raise typer.Exit(1)
 
 

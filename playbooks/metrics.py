@@ -14,6 +14,7 @@ Metrics (timestamps are Unix seconds; alert on ``time() - metric``):
 ``tldops_config_backup_failed_devices``                         devices whose latest fetch failed
 ``tldops_failover_last_drill_timestamp_seconds{pair}`` / ``..._seconds{pair}`` / ``..._ok{pair}``
 ``tldops_vrrp_node_master{pair,node}``                          1 if the node was last seen MASTER
+``tldops_restic_backup_last_success_timestamp_seconds{target}`` restic agent on a server
 """
 
 from __future__ import annotations
@@ -92,7 +93,19 @@ class PlaybooksCollector(Collector):
             "1 if the node was MASTER at the last status read.",
             labels=["pair", "node"],
         )
+        restic = GaugeMetricFamily(
+            "tldops_restic_backup_last_success_timestamp_seconds",
+            "When a server's restic agent last reported a successful run.",
+            labels=["target"],
+        )
         with session_scope(self.engine) as s:
+            for target, ts in s.execute(
+                select(DataBackup.target, func.max(DataBackup.finished_at))
+                .where(DataBackup.kind == DataBackupKind.restic, DataBackup.ok.is_(True))
+                .group_by(DataBackup.target)
+            ).all():
+                if ts is not None:
+                    restic.add_metric([target], ts.timestamp())
             backups = s.scalars(
                 select(DataBackup)
                 .where(DataBackup.kind == DataBackupKind.db, DataBackup.ok.is_(True))
@@ -171,6 +184,7 @@ class PlaybooksCollector(Collector):
             drill_s,
             drill_ok,
             master,
+            restic,
         )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -176,8 +178,6 @@ def test_play_run_runs_show_and_secret_free_artifacts(
     assert "OnCalendar=*-*-* 01:30:00" in timer
 
     # The script the role installed really backs up with restic and writes the metric.
-    import subprocess
-
     script = root / "usr/local/sbin/tldops-backup"
     out = subprocess.run([str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -192,6 +192,60 @@ def test_play_run_runs_show_and_secret_free_artifacts(
         check=True,
     )
     assert len(json.loads(snaps.stdout)) == 1
+
+    # tldops collects the agent's result over SSH (sudo: the metric file is root's).
+    with session_scope(engine) as s:
+        svc = InventoryService(s, actor="t")
+        svc.create_unit(code="TLD", name="Tổng Liên đoàn", level=1, kind=UnitKind.central)
+        svc.create_credential(
+            name="ssh-srv",
+            kind=CredentialKind.ssh,
+            username=ssh_user.name,
+            box=box,
+            secret={"password": ssh_user.password},
+            params={"port": sshd.port, "sudo": True},
+        )
+        svc.create_device(
+            asset_tag="TLD-SRV-1",
+            kind=DeviceKind.server,
+            unit_code="TLD",
+            hostname="srv-1",
+            mgmt_ip="127.0.0.1",
+            platform="linux",
+        )
+        svc.attach_credentials("TLD-SRV-1", ssh="ssh-srv")
+    (tmp_path / "var").mkdir(exist_ok=True)
+    (tmp_path / "var" / "known_hosts").write_text(sshd.known_hosts_line() + "\n")
+    prom_path = str(root / "var/lib/prometheus/node-exporter/tldops_backup.prom")
+    agents = ["backup", "agents", "--textfile", prom_path]
+    res = runner.invoke(app, agents, env=env)
+    assert res.exit_code == 0, res.output
+    assert "TLD-SRV-1" in res.output and "new" in res.output
+    res = runner.invoke(app, agents, env=env)
+    assert res.exit_code == 0, res.output
+    srv_row = next(line for line in res.output.splitlines() if "TLD-SRV-1" in line)
+    assert srv_row.split("│")[5].strip() == ""  # same run is not recorded twice
+    registry = CollectorRegistry()
+    registry.register(make_collector(engine))
+    fresh = registry.get_sample_value(
+        "tldops_restic_backup_last_success_timestamp_seconds", {"target": "TLD-SRV-1"}
+    )
+    assert fresh is not None and abs(fresh - datetime.now(UTC).timestamp()) < 600
+
+    # A run with a wrong repository password fails, and tldops says so.
+    time.sleep(1.1)  # the agent stamps runs in whole seconds
+    env_file.write_text(env_file.read_text().replace("Restic-Pw-77821", "wrong-password"))
+    out = subprocess.run([str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    res = runner.invoke(app, agents, env=env)
+    assert res.exit_code == 1 and "NO" in res.output
+    with session_scope(engine) as s:
+        kinds = [
+            (e.kind, e.data["backup_kind"])
+            for e in s.scalars(select(OpsEvent).where(OpsEvent.source == "playbooks.restic"))
+        ]
+    assert kinds == [("backup_succeeded", "restic"), ("backup_failed", "restic")]
+    env_file.write_text(env_file.read_text().replace("wrong-password", "Restic-Pw-77821"))
 
     # Second run through the CLI in check mode: nothing would change.
     res = runner.invoke(
