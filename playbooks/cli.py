@@ -374,11 +374,17 @@ def drill_failover_cmd(
     timeout: float = typer.Option(30.0, "--timeout", help="seconds to wait for each step"),
 ) -> None:
     """Diễn tập chuyển đổi dự phòng / failover drill: stop master, time the takeover, restore."""
-    settings = Settings.from_env()
+    settings, paths = _paths()
     box = SecretBox.from_settings(settings)
     with cli_session() as session:
         res = drill_failover(
-            session, pair=pair, box=box, clock=_now, actor=current_actor(), timeout_s=timeout
+            session,
+            pair=pair,
+            box=box,
+            clock=_now,
+            actor=current_actor(),
+            timeout_s=timeout,
+            known_hosts=paths.known_hosts,
         )
     if res.ok:
         console.print(
@@ -452,9 +458,12 @@ def failover_status(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Trạng thái VRRP của các cặp / VRRP state of each keepalived pair."""
-    box = SecretBox.from_settings(Settings.from_env())
+    settings, paths = _paths()
+    box = SecretBox.from_settings(settings)
     with cli_session() as session:
-        statuses = pair_status(session, box=box, name=pair, clock=_now)
+        statuses = pair_status(
+            session, box=box, name=pair, clock=_now, known_hosts=paths.known_hosts
+        )
     if as_json:
         console.print_json(
             json.dumps(

@@ -28,6 +28,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -172,9 +173,11 @@ def run_on_node(
     box: SecretBox,
     timeout_s: float = 15.0,
     on_sent: Callable[[], None] | None = None,
+    known_hosts: Path | None = None,
 ) -> tuple[int, str, str]:
     """Run ``command`` on ``node`` over SSH; returns (exit status, stdout, stderr).
 
+    ``known_hosts`` (default: none) makes host keys strict, as for the config backup.
     ``on_sent`` is called right after the command went out (SSH already authenticated), so a
     drill can time from the real stop rather than from the SSH handshake.
 
@@ -186,9 +189,13 @@ def run_on_node(
     prof = node.ssh_profile
     secret = box.open(prof.secret_blob) if prof is not None else {}
     client = paramiko.SSHClient()
-    # Nodes of a pair are inside the data center and registered by IT staff; their host keys
-    # are checked by the config backup. Here a missing key must not block a failover reading.
-    client.set_missing_host_key_policy(paramiko.WarningPolicy())
+    if known_hosts is not None and known_hosts.is_file():
+        # Same trust store as the config backup: unknown or changed keys are refused.
+        client.load_host_keys(str(known_hosts))
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    else:
+        # No trust store configured (lab, first setup): accept, but paramiko warns.
+        client.set_missing_host_key_policy(paramiko.WarningPolicy())
     pkey = None
     if secret.get("private_key"):
         pkey = paramiko.PKey.from_private_key(io.StringIO(str(secret["private_key"])))
@@ -215,13 +222,13 @@ def run_on_node(
         client.close()
 
 
-def _read_state(node: VrrpNode, *, box: SecretBox) -> NodeState:
+def _read_state(node: VrrpNode, *, box: SecretBox, known_hosts: Path | None = None) -> NodeState:
     sudo = bool(node.ssh_profile and (node.ssh_profile.params or {}).get("sudo"))
     cmd = f"cat -- {shlex.quote(node.state_file)}"
     if sudo:
         cmd = f"sudo -n {cmd}"
     try:
-        rc, out, err = run_on_node(node, cmd, box=box, timeout_s=5)
+        rc, out, err = run_on_node(node, cmd, box=box, timeout_s=5, known_hosts=known_hosts)
     except Exception as exc:
         return NodeState(node.name, VrrpState.unknown, None, f"{type(exc).__name__}: {exc}")
     if rc != 0:
@@ -270,21 +277,26 @@ def _load_pairs(session: Session, name: str | None) -> list[VrrpPair]:
     return pairs
 
 
-def read_pair(pair: VrrpPair, *, box: SecretBox) -> PairStatus:
+def read_pair(pair: VrrpPair, *, box: SecretBox, known_hosts: Path | None = None) -> PairStatus:
     """Read every node's state file (no database writes)."""
-    states = tuple(_read_state(n, box=box) for n in pair.nodes)
+    states = tuple(_read_state(n, box=box, known_hosts=known_hosts) for n in pair.nodes)
     return PairStatus(pair=pair.name, vip=pair.vip, health=judge(states), nodes=states)
 
 
 def pair_status(
-    session: Session, *, box: SecretBox, name: str | None = None, clock: Clock | None = None
+    session: Session,
+    *,
+    box: SecretBox,
+    name: str | None = None,
+    clock: Clock | None = None,
+    known_hosts: Path | None = None,
 ) -> list[PairStatus]:
     """Read all pairs (or ``name``), remember each node's last state, and raise a
     ``split_brain`` event for pairs with two masters or none."""
     now = (clock or (lambda: datetime.now(UTC)))()
     out: list[PairStatus] = []
     for pair in _load_pairs(session, name):
-        status = read_pair(pair, box=box)
+        status = read_pair(pair, box=box, known_hosts=known_hosts)
         for node, st in zip(pair.nodes, status.nodes, strict=True):
             node.last_state = st.state
             if st.state is not VrrpState.unknown:
@@ -348,6 +360,7 @@ def drill_failover(
     actor: str,
     timeout_s: float = 30.0,
     probe: Callable[[str], str | None] | None = None,
+    known_hosts: Path | None = None,
 ) -> FailoverDrillResult:
     """Stop the master, time the takeover on the VIP, restore, and record the drill.
 
@@ -363,7 +376,7 @@ def drill_failover(
 
     (vp,) = _load_pairs(session, pair)
     started = clock()
-    before = read_pair(vp, box=box)
+    before = read_pair(vp, box=box, known_hosts=known_hosts)
     if before.health is not PairHealth.ok or before.master is None:
         raise FailoverError(
             f"Cặp {pair} không ổn định trước diễn tập ({before.health.value}) / "
@@ -385,7 +398,14 @@ def drill_failover(
     def do_stop() -> None:
         try:
             stop_result.append(
-                run_on_node(old, old.stop_command, box=box, timeout_s=timeout_s, on_sent=sent.set)
+                run_on_node(
+                    old,
+                    old.stop_command,
+                    box=box,
+                    timeout_s=timeout_s,
+                    on_sent=sent.set,
+                    known_hosts=known_hosts,
+                )
             )
         except Exception as exc:
             stop_error.append(f"{type(exc).__name__}: {exc}")
@@ -405,7 +425,7 @@ def drill_failover(
                 failover = time.monotonic() - t_stop
         if vip_moved is None:
             for n in others:
-                if _read_state(n, box=box).state is VrrpState.master:
+                if _read_state(n, box=box, known_hosts=known_hosts).state is VrrpState.master:
                     new_master, vip_moved = n.name, time.monotonic() - t_stop
                     break
         if failover is None and url is None:
@@ -423,7 +443,7 @@ def drill_failover(
     elif failover is None:
         error = f"{url} did not answer from {new_master} within {timeout_s:.0f}s"
     # Always try to put the old master back, even after a failed takeover.
-    rc, _out, err = run_on_node(old, old.start_command, box=box)
+    rc, _out, err = run_on_node(old, old.start_command, box=box, known_hosts=known_hosts)
     if rc != 0:
         error = (error + "; " if error else "") + f"restart of {old.name} failed: {err.strip()}"
     else:
@@ -432,7 +452,7 @@ def drill_failover(
         leaders = {n.name for n in vp.nodes if n.priority == top}
 
         def back_to_normal() -> bool:
-            st = read_pair(vp, box=box)
+            st = read_pair(vp, box=box, known_hosts=known_hosts)
             return st.health is PairHealth.ok and (len(leaders) > 1 or st.master in leaders)
 
         restored = _wait(back_to_normal, timeout_s=timeout_s, interval_s=0.1)

@@ -182,6 +182,8 @@ def _run(lab: Lab, sshd: Sshd, ssh_user: TestUser, session: Session, tmp_path: P
     assert "priority 150" in conf_a and f"{VIP}/24 dev eth0" in conf_a
 
     box = SecretBox([os.environ["TLDOPS_SECRET_KEY"]])
+    kh = tmp_path / "known_hosts"  # strict host keys, as in production
+    kh.write_text(sshd.known_hosts_line() + "\n")
     svc = InventoryService(session, actor="test")
     svc.create_unit(code="TLD", name="Tổng Liên đoàn", level=1, kind=UnitKind.central)
     svc.create_credential(
@@ -222,13 +224,13 @@ def _run(lab: Lab, sshd: Sshd, ssh_user: TestUser, session: Session, tmp_path: P
         assert out.returncode == 0, out.stderr
 
     def healthy() -> bool:
-        st = pair_status(session, box=box, name="portal")[0]
+        st = pair_status(session, box=box, name="portal", known_hosts=kh)[0]
         return st.health is PairHealth.ok and st.master == "node-A"
 
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not healthy():
         time.sleep(0.3)
-    status = pair_status(session, box=box)[0]
+    status = pair_status(session, box=box, known_hosts=kh)[0]
     assert status.health is PairHealth.ok, status
     assert [n.state for n in status.nodes] == [VrrpState.master, VrrpState.backup]
     body = None
@@ -240,7 +242,9 @@ def _run(lab: Lab, sshd: Sshd, ssh_user: TestUser, session: Session, tmp_path: P
     assert body is not None and "node-A" in body
 
     # 3. The drill: stop A, B takes the VIP and serves the portal, A comes back.
-    result = drill_failover(session, pair="portal", box=box, clock=_clock, actor="test")
+    result = drill_failover(
+        session, pair="portal", box=box, clock=_clock, actor="test", known_hosts=kh
+    )
     session.commit()
     assert result.ok, result.error
     assert result.old_master == "node-A" and result.new_master == "node-B"
@@ -253,14 +257,14 @@ def _run(lab: Lab, sshd: Sshd, ssh_user: TestUser, session: Session, tmp_path: P
     assert drill is not None and drill.details["new_master"] == "node-B"
     log_b = (lab.roots["B"] / "transitions.log").read_text()
     assert "MASTER" in log_b  # B's notify hook really fired
-    final = pair_status(session, box=box)[0]
+    final = pair_status(session, box=box, known_hosts=kh)[0]
     assert final.master == "node-A"  # preempted back after the restart
 
     # 4. Split-brain: cut B off the bridge; both now claim the VIP.
     sh("ip", "link", "set", "tpbB-h", "nomaster")
     split = None
     for _ in range(100):
-        split = pair_status(session, box=box, name="portal")[0]
+        split = pair_status(session, box=box, name="portal", known_hosts=kh)[0]
         if split.health is PairHealth.split_brain:
             break
         time.sleep(0.1)
