@@ -62,7 +62,7 @@ from inventory.models import (
     subtree_filter,
 )
 from inventory.text import fold, slugify
-from inventory.transfer_read import read_table
+from inventory.transfer_read import RawTable, read_table
 from inventory.transfer_rules import (
     COLUMNS,
     KEY_INDEXES,
@@ -307,8 +307,32 @@ def import_file(
     (812, 0, 0)
     """
     kind = TransferKind(kind)
-    conn = session.connection()
     table = read_table(path, kind=kind.value)
+    try:
+        return _import_table(
+            session,
+            kind=kind,
+            table=table,
+            actor=actor,
+            dry_run=dry_run,
+            clock=clock,
+            progress=progress,
+        )
+    finally:
+        table.close()
+
+
+def _import_table(
+    session: Session,
+    *,
+    kind: TransferKind,
+    table: RawTable,
+    actor: str,
+    dry_run: bool,
+    clock: Callable[[], datetime],
+    progress: Progress | None,
+) -> ImportReport:
+    conn = session.connection()
     log = ProblemLog(table.file)
     order = column_order(kind, table.header, log)
     log.raise_if_any()

@@ -7,24 +7,25 @@ Both formats come out the same way, so validation never cares where a value came
     for line, values in table.rows:   # line = the row number the user sees in the file
         ...
 
-CSV text is NFC-normalised as a whole before parsing: the delimiter, quote and line break are
-starters that compose with nothing, so this equals normalising each value, at C speed.
+CSV text is NFC-normalised line by line before parsing: the delimiter, quote and line break are
+starters that compose with nothing, so this equals normalising each value.
 Excel-typed XLSX cells are turned into the text a user would have typed: whole numbers without
 ".0", dates as ISO ``YYYY-MM-DD``, booleans as ``yes``/``no``.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from inventory.errors import Problem, ValidationFailed
 
@@ -41,6 +42,8 @@ class RawTable:
     rows: Iterator[tuple[int, list[str]]]
     # Rough number of data rows, for a progress bar (CSV: line breaks; XLSX: sheet dimension).
     estimated_rows: int
+    # Releases the open file; call it when done, even if the rows were not all read.
+    close: Callable[[], None] = lambda: None
 
 
 def _unreadable(file: str, why_vi: str, why_en: str) -> ValidationFailed:
@@ -67,56 +70,95 @@ def read_table(path: Path, *, kind: str) -> RawTable:
             f"chỉ nhận tệp .csv hoặc .xlsx, không nhận {suffix or '(không có đuôi)'}",
             f"only .csv and .xlsx files can be imported, not {suffix or '(no extension)'}",
         )
+    if suffix == ".csv":
+        return _read_csv(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise _unreadable(
-            name,
-            f"không đọc được tệp ({exc.strerror or exc})",
-            f"cannot read the file ({exc.strerror or exc})",
-        ) from exc
-    digest = hashlib.sha256(data).hexdigest()
-    if suffix == ".csv":
-        return _read_csv(name, digest, data)
-    return _read_xlsx(name, digest, data, kind=kind)
+        raise _cannot_read(name, exc) from exc
+    return _read_xlsx(name, hashlib.sha256(data).hexdigest(), data, kind=kind)
+
+
+def _cannot_read(name: str, exc: OSError) -> ValidationFailed:
+    return _unreadable(
+        name,
+        f"không đọc được tệp ({exc.strerror or exc})",
+        f"cannot read the file ({exc.strerror or exc})",
+    )
 
 
 # -- CSV -------------------------------------------------------------------------------------
-def _read_csv(name: str, digest: str, data: bytes) -> RawTable:
+_CHUNK = 1 << 20
+
+
+def _read_csv(path: Path) -> RawTable:
+    """Check the bytes in one pass (sha256, UTF-8, line count), then stream the rows.
+
+    Rows are decoded and parsed from the file as they are consumed, so a 120 MB file never sits
+    in memory as one string.
+    """
+    name = path.name
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 0
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ValidationFailed(
-            [
-                Problem(
-                    file=name,
-                    row=line,
-                    column=None,
-                    value=None,
-                    why_vi="tệp không phải UTF-8; hãy lưu lại bằng 'CSV UTF-8'",
-                    why_en="the file is not UTF-8; save it again as 'CSV UTF-8'",
-                )
-            ]
-        ) from exc
-    del data
-    if not text.isascii():
-        text = unicodedata.normalize("NFC", text)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    raise _not_utf8(
+                        name, lines + chunk[: max(exc.start, 0)].count(b"\n") + 1
+                    ) from exc
+                lines += chunk.count(b"\n")
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(name, lines + 1) from exc
+    except OSError as exc:
+        raise _cannot_read(name, exc) from exc
+    fh_text = path.open(encoding="utf-8-sig", newline="")
+    reader = csv.reader(_nfc_lines(fh_text), strict=True)
     try:
         header_row = next(reader, None)
     except csv.Error as exc:
+        fh_text.close()
         raise _bad_csv(name, 1, exc) from exc
     if not header_row or not any(c.strip() for c in header_row):
+        fh_text.close()
         raise _unreadable(name, "tệp rỗng, thiếu dòng tiêu đề", "the file is empty (no header row)")
     header = [c.strip().lower() for c in header_row]
-    estimated = max(text.count("\n") - 1, 0)
     return RawTable(
         file=name,
-        sha256=digest,
+        sha256=digest.hexdigest(),
         header=header,
-        rows=_csv_rows(name, reader),
-        estimated_rows=estimated,
+        rows=_csv_rows(name, reader, fh_text),
+        estimated_rows=max(lines - 1, 0),
+        close=fh_text.close,
+    )
+
+
+def _nfc_lines(lines: Iterable[str]) -> Iterator[str]:
+    # NFC never composes across the delimiter, quote or line break, so line by line equals
+    # value by value; ASCII lines (most of them) are already NFC.
+    normalize = unicodedata.normalize
+    for line in lines:
+        yield line if line.isascii() else normalize("NFC", line)
+
+
+def _not_utf8(name: str, line: int) -> ValidationFailed:
+    return ValidationFailed(
+        [
+            Problem(
+                file=name,
+                row=line,
+                column=None,
+                value=None,
+                why_vi="tệp không phải UTF-8; hãy lưu lại bằng 'CSV UTF-8'",
+                why_en="the file is not UTF-8; save it again as 'CSV UTF-8'",
+            )
+        ]
     )
 
 
@@ -135,7 +177,7 @@ def _bad_csv(name: str, line: int, exc: csv.Error) -> ValidationFailed:
     )
 
 
-def _csv_rows(name: str, reader: Any) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(name: str, reader: Any, fh: IO[str]) -> Iterator[tuple[int, list[str]]]:
     # A record may span lines (quoted line breaks); users see the line where it starts.
     start = reader.line_num + 1
     strip = str.strip
@@ -148,6 +190,8 @@ def _csv_rows(name: str, reader: Any) -> Iterator[tuple[int, list[str]]]:
                     yield line, values
     except csv.Error as exc:
         raise _bad_csv(name, start, exc) from exc
+    finally:
+        fh.close()
 
 
 # -- XLSX ------------------------------------------------------------------------------------
@@ -190,6 +234,7 @@ def _read_xlsx(name: str, digest: str, data: bytes, *, kind: str) -> RawTable:
         header=header,
         rows=_xlsx_rows(rows, width=len(header)),
         estimated_rows=estimated,
+        close=wb.close,
     )
 
 
