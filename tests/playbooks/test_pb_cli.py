@@ -24,7 +24,7 @@ from inventory.config import Settings
 from inventory.db import make_engine, session_scope
 from inventory.enums import CredentialKind, DeviceKind, UnitKind
 from inventory.errors import PermissionDenied
-from inventory.models import OpsEvent
+from inventory.models import OpsEvent, Unit
 from inventory.secrets import SecretBox
 from inventory.security import Grant, Principal, Role
 from inventory.service import InventoryService
@@ -35,6 +35,21 @@ from playbooks.metrics import make_collector
 from tests.playbooks.sshhosts import Sshd, TestUser
 
 runner = CliRunner()
+
+
+def _api(engine: Any, principal: Principal) -> FastAPI:
+    """A FastAPI app carrying the router the way ops_cli mounts it (engine in app.state, the
+    principal put on the request by middleware)."""
+    api = FastAPI()
+    api.state.engine = engine
+    api.include_router(router)
+
+    @api.middleware("http")
+    async def _principal(request: Request, call_next: Any) -> Any:
+        request.state.principal = principal
+        return await call_next(request)
+
+    return api
 
 
 def _env(db_url: str, tmp_path: Path) -> dict[str, str]:
@@ -263,13 +278,23 @@ def test_play_run_runs_show_and_secret_free_artifacts(
     run_dir = tmp_path / "var" / "runs"
     leaked = [p for p in run_dir.rglob("*") if p.is_file() and b"Restic-Pw-77821" in p.read_bytes()]
     assert leaked == []
+    with TestClient(_api(engine, Principal.system())) as client:
+        runs = client.get("/api/operations/runs").json()
+        assert runs["total"] == 2 and runs["items"][0]["check_mode"] is True
+        detail = client.get(f"/api/operations/runs/{runs['items'][1]['id']}").json()
+        assert detail["status"] == "successful"
+        assert [(h["host"], h["failed"]) for h in detail["hosts"]] == [("srv-1", 0)]
     res = runner.invoke(app, ["play", "show", "99"], env=env)
     assert res.exit_code == 2 and "no run 99" in res.output
     engine.dispose()
 
 
 def test_config_backup_and_failover_status_commands(
-    sqlite_url: str, sshd: Sshd, ssh_user: TestUser, tmp_path: Path
+    sqlite_url: str,
+    sshd: Sshd,
+    ssh_user: TestUser,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     env = _env(sqlite_url, tmp_path)
     (ssh_user.home / "device" / "default.cfg").write_text("hostname dn-sw-1\nvlan 10\n")
@@ -318,6 +343,22 @@ def test_config_backup_and_failover_status_commands(
     assert [r.outcome.value for r in results] == ["changed"]
     res = runner.invoke(app, ["backup", "diff", "DN-SW-1"], env=env)
     assert res.exit_code == 0 and "+vlan 20" in res.output
+
+    monkeypatch.setenv("TLDOPS_VAR_DIR", env["TLDOPS_VAR_DIR"])
+    with session_scope(engine) as s:
+        dn_path = s.scalar(select(Unit.path).where(Unit.code == "DN"))
+    assert dn_path
+    viewer = Principal(name="it.dn", grants=(Grant(Role.it_staff, dn_path),))
+    with TestClient(_api(engine, viewer)) as client:
+        page = client.get("/api/operations/config-backups", params={"device": "DN-SW-1"}).json()
+        assert page["total"] == 2
+        assert [i["outcome"] for i in page["items"]] == ["changed", "first"]
+        diff = client.get("/api/operations/config-backups/DN-SW-1/diff").json()
+        assert "+vlan 20" in diff["diff"] and diff["repo_path"].endswith("dn_sw_1.cfg")
+    other = Principal(name="it.hn", grants=(Grant(Role.it_staff, "/999/"),))
+    with TestClient(_api(engine, other)) as client:
+        page = client.get("/api/operations/config-backups").json()
+        assert page["total"] == 0  # another province sees nothing
 
     # Two nodes whose notify-hook state files both say MASTER: split-brain, exit 1, event.
     states = tmp_path / "states"
