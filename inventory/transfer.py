@@ -776,53 +776,28 @@ def _write_devices(w: _Writer, plan: _Plan, refs: Refs, *, file: str) -> tuple[i
     t = _t(Device)
     units, officers = refs.unit_ids, refs.officer_ids
     now_db = w.now_db
-    created: Sequence[Sequence[Any]]
-    if w.sqlite and isinstance(now_db, str):
-        # SQLite resolves the codes itself (two index probes in C per row), so the records go
-        # to the driver as they are, without building a million new tuples in Python.
-        stamp = "'" + now_db.replace("'", "''") + "'"
-        marks = ["?"] * len(_DEVICE_COLUMNS)
-        marks[2] = "(SELECT id FROM units WHERE code = ?)"
-        marks[9] = "(SELECT id FROM officers WHERE code = ?)"
-        insert_sql = (
-            f"INSERT INTO {t.name} ({', '.join(_DEVICE_COLUMNS)}, created_at, updated_at) "
-            f"VALUES ({', '.join(marks)}, {stamp}, {stamp})"
+    insert_sql = w.insert_sql(t, [*_DEVICE_COLUMNS, "created_at", "updated_at"])
+    created = [
+        (
+            tag,
+            kind,
+            units[unit],
+            host,
+            vendor,
+            model,
+            serial,
+            ip,
+            status,
+            officers[holder] if holder else None,
+            bought,
+            cost,
+            now_db,
+            now_db,
         )
-        created = plan.created
-    else:
-        insert_sql = w.insert_sql(t, [*_DEVICE_COLUMNS, "created_at", "updated_at"])
-        created = [
-            (
-                tag,
-                kind,
-                units[unit],
-                host,
-                vendor,
-                model,
-                serial,
-                ip,
-                status,
-                officers[holder] if holder else None,
-                bought,
-                cost,
-                now_db,
-                now_db,
-            )
-            for (
-                tag,
-                kind,
-                unit,
-                host,
-                vendor,
-                model,
-                serial,
-                ip,
-                status,
-                holder,
-                bought,
-                cost,
-            ) in (plan.created)
-        ]
+        for (tag, kind, unit, host, vendor, model, serial, ip, status, holder, bought, cost) in (
+            plan.created
+        )
+    ]
     n_new = len(created)
     rebuild = w.sqlite and n_new >= _REBUILD_INDEXES_FROM and n_new > _count(w.conn, t)
     # A b-tree built once from sorted keys is much cheaper than a million inserts into it.
