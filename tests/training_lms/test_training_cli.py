@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from inventory.db import make_engine, make_sessionmaker
 from inventory.enums import UnitKind
-from inventory.runtime import console
 from inventory.service import InventoryService
 from ops_cli.cli import app
 
@@ -51,7 +50,9 @@ def _seed_units(db_url: str) -> None:
 
 
 def test_coordinator_flow(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(console, "width", 220)  # no wrapping inside table cells
+    # No wrapping inside table cells. Set through the environment: assigning console.width
+    # would pin the shared console's width for every later test when monkeypatch restores it.
+    monkeypatch.setenv("COLUMNS", "220")
     _seed_units(db_url)
     runner = CliRunner()
     env = {"TLDOPS_DATABASE_URL": db_url, "TLDOPS_ACTOR": "coordinator.hn"}
