@@ -96,6 +96,8 @@ ENTITY = {
 }
 # Below this many new devices, dropping and rebuilding indexes costs more than it saves.
 _REBUILD_INDEXES_FROM = 50_000
+# SQLite page cache (KiB) while bulk-loading devices.
+_BULK_CACHE_KIB = 256 * 1024
 
 
 class Progress(Protocol):
@@ -802,11 +804,22 @@ def _write_devices(w: _Writer, plan: _Plan, refs: Refs, *, file: str) -> tuple[i
     rebuild = w.sqlite and n_new >= _REBUILD_INDEXES_FROM and n_new > _count(w.conn, t)
     # A b-tree built once from sorted keys is much cheaper than a million inserts into it.
     indexes = [ix for ix in t.indexes if not ix.unique] if rebuild else []
-    for ix in indexes:
-        ix.drop(w.conn)
-    w.executemany(insert_sql, created, label="ghi thiết bị / writing devices")
-    for ix in indexes:
-        ix.create(w.conn)
+    cache = None
+    if rebuild:
+        # A bigger page cache for the load: foreign-key probes into units and the index sorts
+        # stay in memory instead of going back to the OS (the default cache is 2 MB). The
+        # connection is pooled, so the old size is restored.
+        cache = w.conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        w.conn.exec_driver_sql(f"PRAGMA cache_size = {-_BULK_CACHE_KIB}")
+    try:
+        for ix in indexes:
+            ix.drop(w.conn)
+        w.executemany(insert_sql, created, label="ghi thiết bị / writing devices")
+        for ix in indexes:
+            ix.create(w.conn)
+    finally:
+        if cache is not None:
+            w.conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
     w.executemany(
         w.update_sql(t, [*_DEVICE_COLUMNS[1:], "updated_at"]),
         [

@@ -558,7 +558,10 @@ def test_bulk_path_rebuilds_device_indexes(
     )
     session = make_sessionmaker(engine)()
     try:
+        cache_before = session.execute(sql_text("PRAGMA cache_size")).scalar_one()
         _load_fixture(session)
+        # The bigger page cache of the bulk load is given back to the pooled connection.
+        assert session.execute(sql_text("PRAGMA cache_size")).scalar_one() == cache_before
         after = indexes()
         assert {k: v[1] for k, v in after.items()} == {k: v[1] for k, v in before.items()}
         dropped = {st.split()[-1] for st in statements if st.strip().startswith("DROP INDEX")}
