@@ -66,7 +66,8 @@ class PageParams:
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
-    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+    # Bounded so a hostile or mistyped offset cannot overflow SQLite's 64-bit integers.
+    offset: Annotated[int, Query(ge=0, le=100_000_000, description="items to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

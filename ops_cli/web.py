@@ -49,6 +49,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DOMAIN_ROUTERS: tuple[str, ...] = (
     "inventory.api",
     "monitoring.api",
+    "monitoring.alerts_api",
     "playbooks.api",
     "videoconf.api",
     "training_lms.api",
