@@ -17,6 +17,9 @@ How an import runs
        updated (with the changed fields) or unchanged. ``dry_run`` stops here.
     3. Write in batches with Core/DB-API ``executemany`` inside the caller's transaction (never
        the ORM per row: a large import has a million devices). The caller commits.
+       On SQLite, a load of at least 50k new devices that outnumber the existing ones drops
+       the devices' secondary indexes, inserts, and rebuilds them in the same transaction, with
+       a 256 MB page cache for the duration (``bench/bench_import.py`` measures it).
 
 Audit
     One ``import`` record per import (entity = the kind, note = file name, sha256 and counts)

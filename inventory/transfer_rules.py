@@ -1,14 +1,16 @@
 """Row rules of the CSV contract: one parser per kind turning text into a typed record.
 
 A *record* is a tuple in the column order of the CSV contract, with typed values (``int``,
-``bool``, ``date``, ``None`` for empty). The importer compares records with the same tuples read
-from the database, and the exporter prints them back, so one shape serves all three.
+``bool``, ``None`` for empty; days stay ISO text ``YYYY-MM-DD``). The importer compares
+records with the same tuples read from the database, and the exporter prints them back, so one
+shape serves all three.
 
 Every problem is collected (never raised one at a time) so the user sees them all at once::
 
-    problems = ProblemLog("devices.csv")
-    records = parse_rows(TransferKind.devices, rows, problems, refs)
-    problems.raise_if_any()
+    log = ProblemLog("devices.csv")
+    order = column_order(TransferKind.devices, header, log)
+    records = parse_rows(TransferKind.devices, rows, order=order, log=log, refs=refs)
+    log.raise_if_any()
 """
 
 from __future__ import annotations
