@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -91,6 +91,10 @@ def paginate(
         items=[convert(r) for r in rows], total=total, limit=page.limit, offset=page.offset
     )
 
+
+# A database id in a URL path: bounded to the 32-bit range of the id columns, so a huge value is
+# a 422 from validation rather than an integer overflow inside the database driver.
+IdPath = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 SessionDep = Annotated[Session, Depends(get_session)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from inventory.api_deps import Page, PageDep, PrincipalDep, SessionDep, paginate
+from inventory.api_deps import IdPath, Page, PageDep, PrincipalDep, SessionDep, paginate
 from inventory.db import utcnow
 from inventory.errors import NotFound
 from inventory.models import Device, Service, Unit
@@ -123,9 +123,6 @@ def list_alerts(
         q = q.where(Alert.state.in_([AlertState.pending, AlertState.firing]))
     q = q.order_by(Alert.starts_at.desc(), Alert.id.desc())
     return paginate(session, q, page, _alert_out)
-
-
-IdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="id")]
 
 
 def ack_alert(

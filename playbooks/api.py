@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from inventory.api_deps import Page, PageDep, PrincipalDep, SessionDep, paginate
+from inventory.api_deps import IdPath, Page, PageDep, PrincipalDep, SessionDep, paginate
 from inventory.config import Settings
 from inventory.errors import NotFound
 from inventory.models import Device, Unit
@@ -51,7 +51,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunDetailOut)
-def get_run(run_id: int, session: SessionDep, principal: PrincipalDep) -> RunDetailOut:
+def get_run(run_id: IdPath, session: SessionDep, principal: PrincipalDep) -> RunDetailOut:
     """One run with its per-host recap."""
     run = session.get(PlaybookRun, run_id)
     if run is None:

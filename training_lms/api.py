@@ -355,9 +355,9 @@ def revoke_certificate(
     return _cert_out(cert, cert.officer.unit.code)
 
 
-def _day(as_of: str | None) -> datetime:
+def _day(as_of: date | None) -> datetime:
     if as_of:
-        return datetime.combine(date.fromisoformat(as_of), time(12), TIMEZONE)
+        return datetime.combine(as_of, time(12), TIMEZONE)
     return datetime.now(TIMEZONE)
 
 
@@ -367,7 +367,7 @@ def gaps(
     principal: PrincipalDep,
     page: PageDep,
     unit: str | None = None,
-    as_of: str | None = Query(default=None, description="ISO date, default today"),
+    as_of: date | None = Query(default=None, description="ISO date, default today"),
 ) -> Page[GapOut]:
     """Who still needs which required course (missing or expired), in tree order."""
     top = _unit(session, principal, unit)
@@ -396,7 +396,7 @@ def progress(
     session: SessionDep,
     principal: PrincipalDep,
     unit: str | None = None,
-    as_of: str | None = Query(default=None, description="ISO date, default today"),
+    as_of: date | None = Query(default=None, description="ISO date, default today"),
 ) -> ProgressOut:
     """``officers_trained`` for the unit's subtree, with one line per direct child."""
     top = _unit(session, principal, unit)

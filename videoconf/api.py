@@ -25,7 +25,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 from sqlalchemy.orm import Session
 
-from inventory.api_deps import Page, PageDep, PrincipalDep, SessionDep, paginate
+from inventory.api_deps import IdPath, Page, PageDep, PrincipalDep, SessionDep, paginate
 from inventory.mail import Mailer, MailError, SmtpSettings
 from inventory.models import Officer, Unit
 from inventory.security import Principal, Role
@@ -84,7 +84,7 @@ def list_conferences(
 
 @conferences.get("/{conference_id}", response_model=ConferenceDetail)
 def get_conference(
-    conference_id: int, session: SessionDep, principal: PrincipalDep
+    conference_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> ConferenceDetail:
     svc = _service(session, principal)
     conf = svc.conference(conference_id)
@@ -145,7 +145,7 @@ def book_conference(
 
 @conferences.post("/{conference_id}/cancel", response_model=ConferenceOut)
 def cancel_conference(
-    conference_id: int,
+    conference_id: IdPath,
     body: CancelIn,
     session: SessionDep,
     principal: PrincipalDep,
@@ -161,7 +161,7 @@ def cancel_conference(
 
 @conferences.post("/{conference_id}/reschedule", response_model=ConferenceOut)
 def reschedule_conference(
-    conference_id: int,
+    conference_id: IdPath,
     body: RescheduleIn,
     session: SessionDep,
     principal: PrincipalDep,
@@ -182,7 +182,7 @@ def reschedule_conference(
 def _send_after_commit(
     session: Session,
     svc: ConferenceService,
-    conference_id: int,
+    conference_id: IdPath,
     mailer: Mailer,
     *,
     cancel_recurrence_id: datetime | None = None,
@@ -203,7 +203,7 @@ def _send_after_commit(
 
 @conferences.post("/{conference_id}/send", response_model=SendOut)
 def send_conference(
-    conference_id: int, session: SessionDep, principal: PrincipalDep, mailer: MailerDep
+    conference_id: IdPath, session: SessionDep, principal: PrincipalDep, mailer: MailerDep
 ) -> SendOut:
     """(Re)send every invitee the current calendar (REQUEST, or CANCEL when cancelled)."""
     svc = _service(session, principal)
@@ -214,7 +214,7 @@ def send_conference(
 
 @conferences.get("/{conference_id}/attendance", response_model=AttendanceReport)
 def conference_attendance(
-    conference_id: int,
+    conference_id: IdPath,
     session: SessionDep,
     principal: PrincipalDep,
     occurrence: Annotated[
