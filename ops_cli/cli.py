@@ -1,28 +1,25 @@
 """The ``tldops`` command: mounts every domain's Typer sub-app.
 
-Domains never import each other; this module is where they meet. A domain whose CLI module is
-missing is simply not mounted (so a partial install still runs).
+Domains never import each other; this module is where they meet. Sub-apps are loaded lazily:
+``tldops targets`` imports the inventory CLI only, not the SNMP poller, Ansible runner or web
+stack, which keeps every command's start-up short and means a domain that fails to import
+breaks only its own commands. A domain whose CLI module is missing is simply not mounted (so a
+partial install still runs).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+from functools import cache
+from typing import Any
 
 import typer
+import typer.main
 
 from inventory.runtime import OpsGroup
 
-app = typer.Typer(
-    cls=OpsGroup,
-    name="tldops",
-    help="tldops — vận hành CNTT Tổng Liên đoàn Lao động Việt Nam / IT operations for the VGCL.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
-
-# (command name, module, attribute holding the typer.Typer, help)
+# (command name, module, attribute holding the typer.Typer)
 MOUNTS: tuple[tuple[str, str, str], ...] = (
     ("inventory", "inventory.cli", "app"),
     ("targets", "inventory.cli", "targets_app"),
@@ -38,18 +35,58 @@ MOUNTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _mount() -> None:
-    for name, module, attr in MOUNTS:
-        if importlib.util.find_spec(module) is None:
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@cache
+def _load(name: str) -> Any:
+    """The click group for the mounted sub-app ``name``, importing its module on first use."""
+    for cmd_name, module, attr in MOUNTS:
+        if cmd_name != name or not _available(module):
             continue
         sub = getattr(importlib.import_module(module), attr, None)
         if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=name)
-    if importlib.util.find_spec("ops_cli.up") is not None:
-        importlib.import_module("ops_cli.up").register(app)
+            # get_group, not get_command: a sub-app with one command must stay a group
+            # (`tldops db upgrade`, not `tldops db`).
+            group = typer.main.get_group(sub)
+            group.name = name
+            return group
+    return None
 
 
-_mount()
+class LazyOpsGroup(OpsGroup):
+    """The top-level group: sub-apps of MOUNTS are listed always, imported when invoked."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        eager = list(super().list_commands(ctx))
+        lazy = [n for n, module, _ in MOUNTS if n not in eager and _available(module)]
+        return [*lazy, *eager]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        return super().get_command(ctx, cmd_name) or _load(cmd_name)
+
+
+app = typer.Typer(
+    cls=LazyOpsGroup,
+    name="tldops",
+    help="tldops — vận hành CNTT Tổng Liên đoàn Lao động Việt Nam / IT operations for the VGCL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root() -> None:
+    """tldops — vận hành CNTT Tổng Liên đoàn Lao động Việt Nam / IT operations for the VGCL."""
+
+
+if _available("ops_cli.up"):
+    importlib.import_module("ops_cli.up").register(app)
 
 
 def main() -> None:
