@@ -18,6 +18,7 @@ The service flushes but never commits: the caller owns the transaction, so a mul
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -50,11 +51,13 @@ from inventory.models import (
     InternetLink,
     Officer,
     OpsEvent,
+    Prefix,
     Service,
     Site,
     Software,
     Unit,
     UnitContact,
+    Vlan,
     subtree_filter,
 )
 from inventory.secrets import SecretBox
@@ -147,8 +150,17 @@ def validate_ip(value: str) -> str:
     return str(ipaddress.ip_address(value.strip()))
 
 
-class InventoryService:
-    """Operations on the inventory for one session and one acting user."""
+class AuditedService:
+    """Base of every domain service: one session, one acting user, one clock.
+
+    ``_audit`` appends an :class:`AuditRecord` stamped with that user and clock, so services in
+    other domains (training, conferences, ...) audit their changes the same way::
+
+        class TrainingService(AuditedService):
+            def add_course(self, ...):
+                ...
+                self._audit("create", "course", code, after=row_snapshot(course))
+    """
 
     def __init__(
         self,
@@ -161,16 +173,15 @@ class InventoryService:
         self.actor = actor
         self.clock = clock
 
-    # -- helpers -----------------------------------------------------------------------------
     def _audit(
         self,
         action: str,
         entity: str,
         key: str,
         *,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-        unit_path: str | None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        unit_path: str | None = None,
         note: str | None = None,
     ) -> None:
         audit(
@@ -186,6 +197,11 @@ class InventoryService:
             at=self.clock(),
         )
 
+
+class InventoryService(AuditedService):
+    """Operations on the inventory for one session and one acting user."""
+
+    # -- helpers -----------------------------------------------------------------------------
     def _update(self, obj: Any, entity: str, key: str, changes: dict[str, Any]) -> None:
         """Apply non-None ``changes`` to ``obj`` and audit them if anything differs."""
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -777,6 +793,92 @@ class InventoryService:
         dev = self.device(asset_tag)
         self._update(dev, "device", asset_tag, changes)
         return dev
+
+    # -- networks ----------------------------------------------------------------------------
+    def create_vlan(self, *, site_code: str, vid: int, name: str) -> Vlan:
+        """Declare VLAN ``vid`` (1–4094) at a site; VLAN ids are unique per site."""
+        site = self.site(site_code)
+        if not 1 <= vid <= 4094:
+            raise OpsError(f"VLAN {vid} ngoài khoảng 1–4094 / VLAN id must be 1 to 4094")
+        if self.session.scalar(select(Vlan.id).where(Vlan.site_id == site.id, Vlan.vid == vid)):
+            raise Conflict(f"VLAN {vid} đã có tại {site_code} / VLAN {vid} exists at {site_code}")
+        vlan = Vlan(site_id=site.id, vid=vid, name=nfc(name.strip()))
+        self.session.add(vlan)
+        self.session.flush()
+        self._audit(
+            "create",
+            "vlan",
+            f"{site_code}/{vid}",
+            after=row_snapshot(vlan),
+            unit_path=site.unit.path,
+        )
+        return vlan
+
+    def create_prefix(
+        self,
+        *,
+        prefix: str,
+        unit_code: str,
+        site_code: str | None = None,
+        vlan_vid: int | None = None,
+        description: str | None = None,
+    ) -> Prefix:
+        """Record an IP prefix (IPv4 or IPv6 CIDR) used by a unit, optionally at a site's VLAN.
+
+        Prefixes nest (a province's /16 contains its districts' /24s); the same prefix twice is a
+        conflict, and host bits must be zero::
+
+            svc.create_prefix(prefix="198.18.4.0/24", unit_code="HN-BD", site_code="HN-BD-VP",
+                              vlan_vid=10, description="LAN văn phòng")
+        """
+        try:
+            net = ipaddress.ip_network(prefix.strip(), strict=True)
+        except ValueError as exc:
+            hint = None
+            with contextlib.suppress(ValueError):  # "198.18.4.5/24": suggest the network
+                hint = f"did you mean {ipaddress.ip_network(prefix.strip(), strict=False)}?"
+            raise OpsError(
+                f"Dải địa chỉ không hợp lệ / not a valid CIDR prefix: {prefix!r}", hint=hint
+            ) from exc
+        unit = self.unit(unit_code)
+        text = str(net)
+        if self.session.scalar(select(Prefix.id).where(Prefix.prefix == text)):
+            raise Conflict(f"Dải {text} đã được khai báo / prefix {text} already exists")
+        site = self.site(site_code) if site_code else None
+        vlan_id = None
+        if vlan_vid is not None:
+            if site is None:
+                raise OpsError("VLAN cần địa điểm / a VLAN needs --site", hint="give site_code")
+            vlan_id = self.session.scalar(
+                select(Vlan.id).where(Vlan.site_id == site.id, Vlan.vid == vlan_vid)
+            )
+            if vlan_id is None:
+                raise NotFound(f"Không có VLAN {vlan_vid} tại {site_code} / no such VLAN")
+        row = Prefix(
+            prefix=text,
+            unit_id=unit.id,
+            site_id=site.id if site else None,
+            vlan_id=vlan_id,
+            description=nfc(description) if description else None,
+        )
+        self.session.add(row)
+        self.session.flush()
+        self._audit("create", "prefix", text, after=row_snapshot(row), unit_path=unit.path)
+        return row
+
+    def prefix_for(self, address: str) -> Prefix | None:
+        """The most specific recorded prefix containing ``address`` (None if none does)."""
+        ip = ipaddress.ip_address(address.strip())
+        best: tuple[int, Prefix] | None = None
+        for row in self.session.scalars(select(Prefix)):
+            net = ipaddress.ip_network(row.prefix)
+            if (
+                ip.version == net.version
+                and ip in net
+                and (best is None or net.prefixlen > best[0])
+            ):
+                best = (net.prefixlen, row)
+        return best[1] if best else None
 
     # -- services ----------------------------------------------------------------------------
     def create_service(

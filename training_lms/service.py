@@ -17,19 +17,16 @@ but never commits, so an import or a sync is all-or-nothing for the caller::
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
 from inventory.config import TIMEZONE
-from inventory.db import utcnow
 from inventory.errors import Conflict, NotFound
 from inventory.models import Officer, Unit, subtree_filter
-from inventory.service import audit, row_snapshot
+from inventory.service import AuditedService, row_snapshot
 from inventory.text import nfc
 from training_lms.enums import (
     Audience,
@@ -64,48 +61,13 @@ def new_verification_code(length: int = 10) -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
 
 
-class TrainingService:
+class TrainingService(AuditedService):
     """Training operations for one session and one acting user."""
-
-    def __init__(
-        self,
-        session: Session,
-        *,
-        actor: str = "system",
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.session = session
-        self.actor = actor
-        self.clock = clock
 
     # -- helpers -----------------------------------------------------------------------------
     def today(self) -> date:
         """Today in the federation's time zone (certificates are dated in local days)."""
         return self.clock().astimezone(TIMEZONE).date()
-
-    def _audit(
-        self,
-        action: str,
-        entity: str,
-        key: str,
-        *,
-        before: dict[str, Any] | None = None,
-        after: dict[str, Any] | None = None,
-        unit_path: str | None = None,
-        note: str | None = None,
-    ) -> None:
-        audit(
-            self.session,
-            actor=self.actor,
-            action=action,
-            entity=entity,
-            entity_key=key,
-            before=before,
-            after=after,
-            unit_path=unit_path,
-            note=note,
-            at=self.clock(),
-        )
 
     def _unit(self, code: str) -> Unit:
         found = self.session.scalar(select(Unit).where(Unit.code == code))

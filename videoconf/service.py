@@ -37,7 +37,7 @@ from inventory.mail import Mailer
 from inventory.models import Officer, Unit, UnitContact, subtree_filter
 from inventory.secrets import SecretBox
 from inventory.security import Principal, Role
-from inventory.service import InventoryService, audit, row_snapshot
+from inventory.service import AuditedService, InventoryService, row_snapshot
 from videoconf import ical
 from videoconf.errors import (
     BookingConflict,
@@ -177,7 +177,7 @@ def _label(officer: Officer) -> str:
     return f"{officer.code} {officer.full_name}"
 
 
-class ConferenceService:
+class ConferenceService(AuditedService):
     """Operations on conferences for one session, one acting user and one principal."""
 
     def __init__(
@@ -189,10 +189,8 @@ class ConferenceService:
         clock: Callable[[], datetime] = utcnow,
         principal: Principal | None = None,
     ) -> None:
-        self.session = session
-        self.actor = actor
+        super().__init__(session, actor=actor, clock=clock)
         self._box = box
-        self.clock = clock
         self.principal = principal or Principal.system(actor)
         self.inventory = InventoryService(session, actor=actor, clock=clock)
         self._occ_cache: dict[int, list[Occurrence]] = {}
@@ -202,30 +200,6 @@ class ConferenceService:
         if self._box is None:
             self._box = SecretBox.from_settings(Settings.from_env())
         return self._box
-
-    def _audit(
-        self,
-        action: str,
-        entity: str,
-        key: str,
-        *,
-        before: dict[str, object] | None,
-        after: dict[str, object] | None,
-        unit_path: str | None,
-        note: str | None = None,
-    ) -> None:
-        audit(
-            self.session,
-            actor=self.actor,
-            action=action,
-            entity=entity,
-            entity_key=key,
-            before=before,
-            after=after,
-            unit_path=unit_path,
-            note=note,
-            at=self.clock(),
-        )
 
     # -- deployments ------------------------------------------------------------------------
     def add_deployment(

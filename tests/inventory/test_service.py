@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inventory.enums import CredentialKind, DeviceKind, DeviceStatus, UnitKind
-from inventory.errors import Conflict, NotFound, SecretError
+from inventory.errors import Conflict, NotFound, OpsError, SecretError
 from inventory.models import AuditRecord, CredentialProfile
 from inventory.secrets import SecretBox, generate_key
 from inventory.service import InventoryService
@@ -116,3 +116,37 @@ def test_not_found_messages_are_bilingual(session: Session) -> None:
     svc = InventoryService(session)
     with pytest.raises(NotFound, match="no unit with code 'NOPE'"):
         svc.unit("NOPE")
+
+
+def test_vlans_and_prefixes(session: Session) -> None:
+    svc = InventoryService(session, actor="it.hanoi")
+    _tree(svc)
+    svc.create_site(code="HN-VP", name="Trụ sở LĐLĐ Hà Nội", unit_code="HN")
+    svc.create_vlan(site_code="HN-VP", vid=10, name="LAN văn phòng")
+    with pytest.raises(Conflict):
+        svc.create_vlan(site_code="HN-VP", vid=10, name="again")
+    with pytest.raises(OpsError, match="1 to 4094"):
+        svc.create_vlan(site_code="HN-VP", vid=4095, name="too big")
+    svc.create_prefix(prefix="198.18.0.0/16", unit_code="HN")
+    svc.create_prefix(prefix="198.18.4.0/24", unit_code="HN-BD", site_code="HN-VP", vlan_vid=10)
+    svc.create_prefix(prefix="2001:db8::/48", unit_code="HN")
+    with pytest.raises(Conflict):
+        svc.create_prefix(prefix="198.18.4.0/24", unit_code="HN")
+    with pytest.raises(OpsError) as bad:
+        svc.create_prefix(prefix="198.18.4.5/24", unit_code="HN")
+    assert bad.value.hint == "did you mean 198.18.4.0/24?"
+    with pytest.raises(OpsError, match="valid CIDR"):
+        svc.create_prefix(prefix="999.1.1.0/24", unit_code="HN")
+    with pytest.raises(NotFound):
+        svc.create_prefix(prefix="198.18.5.0/24", unit_code="HN", site_code="HN-VP", vlan_vid=20)
+    most_specific = svc.prefix_for("198.18.4.77")
+    assert most_specific is not None and most_specific.prefix == "198.18.4.0/24"
+    outer = svc.prefix_for("198.18.200.1")
+    assert outer is not None and outer.prefix == "198.18.0.0/16"
+    v6 = svc.prefix_for("2001:db8::1")
+    assert v6 is not None and v6.prefix == "2001:db8::/48"
+    assert svc.prefix_for("203.0.113.1") is None
+    keys = session.scalars(
+        select(AuditRecord.entity_key).where(AuditRecord.entity.in_(["vlan", "prefix"]))
+    ).all()
+    assert sorted(keys) == ["198.18.0.0/16", "198.18.4.0/24", "2001:db8::/48", "HN-VP/10"]
