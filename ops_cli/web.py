@@ -199,7 +199,10 @@ async def authenticate(
                     "bearer token",
                 )
     request.state.identity = identity
-    if identity is not None and not identity.must_change_password:
+    # The one-time password gates interactive sessions only: an API token is a credential an
+    # admin issued on purpose for a script, which never has a browser to change a password in.
+    blocked = identity is not None and identity.via == "session" and identity.must_change_password
+    if identity is not None and not blocked:
         request.state.principal = identity.principal
     elif identity is not None and request.url.path.startswith("/api/"):
         raise PermissionDenied(

@@ -223,6 +223,26 @@ def test_one_time_password_must_be_changed_first(world: World) -> None:
         assert c.get("/api/units").status_code == 200
 
 
+def test_api_token_of_a_script_account_works_before_any_password_change(world: World) -> None:
+    """Script accounts never log in with a browser; the token an admin issued is enough."""
+    with session_scope(world.engine) as s:
+        svc = AccountService(s)
+        _u, otp = svc.create_user(username="script.hni")
+        svc.grant(username="script.hni", role=Role.viewer, unit_code="HNI")
+        raw = svc.create_token(username="script.hni", name="nightly report")[0]
+    assert otp is not None
+    with TestClient(world.app) as c:
+        ok = c.get("/api/units", headers={"Authorization": f"Bearer {raw}"})
+        assert ok.status_code == 200 and ok.json()["total"] > 0
+        # The same account's interactive session is still sent to change its password first.
+        token = CSRF_FIELD.search(c.get("/login").text)
+        assert token is not None
+        c.post(
+            "/login", data={"username": "script.hni", "password": otp, "csrf_token": token.group(1)}
+        )
+        assert c.get("/api/units").status_code == 403
+
+
 def test_scorecard_page_with_charts_and_drilldown(client: TestClient, world: World) -> None:
     login(client, "admin")
     page = client.get("/scorecard")
