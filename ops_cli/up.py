@@ -130,6 +130,8 @@ def register(app: typer.Typer) -> None:
         from ops_cli.web import create_app, freeze_long_lived
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        # Alembic narrates every revision at INFO; the banner below says what matters.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         settings = Settings.from_env()
         ensure_secret_key(settings.var_dir)
         if demo:
@@ -150,6 +152,7 @@ def register(app: typer.Typer) -> None:
                 f"Tài khoản quản trị / first admin: [bold]{first[0]}[/]  mật khẩu một lần / "
                 f"one-time password: [bold]{first[1]}[/]  (đổi khi đăng nhập / change at login)",
                 highlight=False,
+                soft_wrap=True,  # never break the password across lines
             )
             with session_scope(engine) as session:
                 empty = session.scalar(select(func.count()).select_from(Unit)) == 0
