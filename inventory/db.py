@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -81,6 +81,24 @@ def PathString(length: int = 255) -> String:
     paths such as ``/1/42/``; the "C" collation orders them as bytes, like SQLite does.
     """
     return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+
+
+def db_enum(cls: type) -> Enum:
+    """Column type for a Python enum, stored as its values in a VARCHAR(32) on every engine.
+
+    Not a native PostgreSQL ENUM, so adding a member never needs an ALTER TYPE migration.
+
+    >>> from inventory.enums import DeviceStatus
+    >>> db_enum(DeviceStatus).enums
+    ['planned', 'active', 'repair', 'retired']
+    """
+    return Enum(
+        cls,
+        native_enum=False,
+        length=32,
+        validate_strings=True,
+        values_callable=lambda e: [m.value for m in e],
+    )
 
 
 def utcnow() -> datetime:

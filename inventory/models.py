@@ -15,7 +15,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from inventory.db import Base, PathString, UTCDateTime, utcnow
+from inventory.db import Base, PathString, UTCDateTime, db_enum, utcnow
 from inventory.enums import (
     ContactRole,
     CredentialKind,
@@ -42,16 +41,6 @@ from inventory.enums import (
     SoftwareStatus,
     UnitKind,
 )
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        length=32,
-        validate_strings=True,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 class TimestampMixin:
@@ -73,7 +62,7 @@ class Unit(TimestampMixin, Base):
     # ASCII, lower case, for search without diacritics and for Ansible group names.
     slug: Mapped[str] = mapped_column(String(255), index=True)
     level: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind))
+    kind: Mapped[UnitKind] = mapped_column(db_enum(UnitKind))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     path: Mapped[str] = mapped_column(PathString(1024), index=True, default="")
 
@@ -100,7 +89,7 @@ class Site(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[SiteKind] = mapped_column(_enum(SiteKind), default=SiteKind.office)
+    kind: Mapped[SiteKind] = mapped_column(db_enum(SiteKind), default=SiteKind.office)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     address: Mapped[str | None] = mapped_column(String(500))
 
@@ -137,7 +126,7 @@ class UnitContact(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
     officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"))
-    role: Mapped[ContactRole] = mapped_column(_enum(ContactRole))
+    role: Mapped[ContactRole] = mapped_column(db_enum(ContactRole))
 
     unit: Mapped[Unit] = relationship()
     officer: Mapped[Officer] = relationship()
@@ -153,7 +142,7 @@ class CredentialProfile(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    kind: Mapped[CredentialKind] = mapped_column(_enum(CredentialKind))
+    kind: Mapped[CredentialKind] = mapped_column(db_enum(CredentialKind))
     username: Mapped[str | None] = mapped_column(String(128))
     # Non-secret protocol parameters (auth/priv protocol, port, become method ...).
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -171,7 +160,7 @@ class Device(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     asset_tag: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[DeviceKind] = mapped_column(_enum(DeviceKind))
+    kind: Mapped[DeviceKind] = mapped_column(db_enum(DeviceKind))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     hostname: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -179,7 +168,7 @@ class Device(TimestampMixin, Base):
     model: Mapped[str | None] = mapped_column(String(128))
     serial: Mapped[str | None] = mapped_column(String(128))
     mgmt_ip: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[DeviceStatus] = mapped_column(_enum(DeviceStatus), default=DeviceStatus.active)
+    status: Mapped[DeviceStatus] = mapped_column(db_enum(DeviceStatus), default=DeviceStatus.active)
     # netmiko device_type / Ansible network_os family, e.g. cisco_ios, linux, mikrotik_routeros.
     platform: Mapped[str | None] = mapped_column(String(64))
     purchase_date: Mapped[date | None] = mapped_column(Date)
@@ -223,7 +212,7 @@ class InternetLink(TimestampMixin, Base):
     bandwidth_mbps: Mapped[int] = mapped_column(Integer)
     # Free text from the contract: ftth, leased_line, 4g, wan ...
     kind: Mapped[str] = mapped_column(String(64))
-    status: Mapped[LinkStatus] = mapped_column(_enum(LinkStatus), default=LinkStatus.active)
+    status: Mapped[LinkStatus] = mapped_column(db_enum(LinkStatus), default=LinkStatus.active)
 
     unit: Mapped[Unit] = relationship()
 
@@ -263,10 +252,10 @@ class Software(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     product: Mapped[str] = mapped_column(String(255))
-    category: Mapped[SoftwareCategory] = mapped_column(_enum(SoftwareCategory))
+    category: Mapped[SoftwareCategory] = mapped_column(db_enum(SoftwareCategory))
     seats: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[SoftwareStatus] = mapped_column(
-        _enum(SoftwareStatus), default=SoftwareStatus.active
+        db_enum(SoftwareStatus), default=SoftwareStatus.active
     )
     licence_expires: Mapped[date | None] = mapped_column(Date)
 
@@ -285,7 +274,7 @@ class Service(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    kind: Mapped[ServiceKind] = mapped_column(_enum(ServiceKind))
+    kind: Mapped[ServiceKind] = mapped_column(db_enum(ServiceKind))
     target: Mapped[str] = mapped_column(String(500))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
@@ -340,7 +329,7 @@ class OpsEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     source: Mapped[str] = mapped_column(String(64))  # e.g. "playbooks.config_backup"
     kind: Mapped[str] = mapped_column(String(64), index=True)  # e.g. "config_changed"
-    severity: Mapped[Severity] = mapped_column(_enum(Severity), default=Severity.info)
+    severity: Mapped[Severity] = mapped_column(db_enum(Severity), default=Severity.info)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
     message: Mapped[str] = mapped_column(Text)

@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -26,19 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inventory.db import Base, UTCDateTime, utcnow
+from inventory.db import Base, UTCDateTime, db_enum, utcnow
 from inventory.enums import Severity
 from inventory.models import Device, Unit
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        length=32,
-        validate_strings=True,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 class PollStatus(StrEnum):
@@ -69,7 +58,7 @@ class PollState(Base):
     device_id: Mapped[int] = mapped_column(
         ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
     )
-    status: Mapped[PollStatus] = mapped_column(_enum(PollStatus))
+    status: Mapped[PollStatus] = mapped_column(db_enum(PollStatus))
     polled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     down_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -153,8 +142,8 @@ class Alert(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)
     rule: Mapped[str] = mapped_column(String(64))
-    severity: Mapped[Severity] = mapped_column(_enum(Severity))
-    state: Mapped[AlertState] = mapped_column(_enum(AlertState), default=AlertState.pending)
+    severity: Mapped[Severity] = mapped_column(db_enum(Severity))
+    state: Mapped[AlertState] = mapped_column(db_enum(AlertState), default=AlertState.pending)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
@@ -222,8 +211,8 @@ class NotificationLog(Base):
         ForeignKey("mon_alerts.id", ondelete="CASCADE"), index=True
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-    channel: Mapped[NotifyChannel] = mapped_column(_enum(NotifyChannel))
-    status: Mapped[AlertState] = mapped_column(_enum(AlertState))
+    channel: Mapped[NotifyChannel] = mapped_column(db_enum(NotifyChannel))
+    status: Mapped[AlertState] = mapped_column(db_enum(AlertState))
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     ok: Mapped[bool] = mapped_column(Boolean)

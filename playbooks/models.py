@@ -12,7 +12,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Enum,
     Float,
     ForeignKey,
     Integer,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inventory.db import Base, UTCDateTime, utcnow
+from inventory.db import Base, UTCDateTime, db_enum, utcnow
 from inventory.models import CredentialProfile, Device, Unit
 from playbooks.enums import (
     BackupOutcome,
@@ -32,16 +31,6 @@ from playbooks.enums import (
     RunStatus,
     VrrpState,
 )
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        length=32,
-        validate_strings=True,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 class PlaybookRun(Base):
@@ -59,7 +48,7 @@ class PlaybookRun(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     check_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     diff_mode: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus), default=RunStatus.running)
+    status: Mapped[RunStatus] = mapped_column(db_enum(RunStatus), default=RunStatus.running)
     rc: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(128))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -98,8 +87,8 @@ class ConfigBackup(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    source: Mapped[ConfigSource] = mapped_column(_enum(ConfigSource))
-    outcome: Mapped[BackupOutcome] = mapped_column(_enum(BackupOutcome))
+    source: Mapped[ConfigSource] = mapped_column(db_enum(ConfigSource))
+    outcome: Mapped[BackupOutcome] = mapped_column(db_enum(BackupOutcome))
     # Path of the file inside the repository, e.g. ``ha-noi/hn-quan-ba-dinh/hn-sw-1.cfg``.
     repo_path: Mapped[str | None] = mapped_column(String(1024))
     commit: Mapped[str | None] = mapped_column(String(64))
@@ -117,7 +106,7 @@ class DataBackup(Base):
     __tablename__ = "pb_data_backups"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[DataBackupKind] = mapped_column(_enum(DataBackupKind))
+    kind: Mapped[DataBackupKind] = mapped_column(db_enum(DataBackupKind))
     # What was backed up, without credentials (``postgresql://host:5432/tldops``).
     target: Mapped[str] = mapped_column(String(500))
     dialect: Mapped[str] = mapped_column(String(32))
@@ -160,7 +149,7 @@ class Drill(Base):
     __tablename__ = "pb_drills"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[DrillKind] = mapped_column(_enum(DrillKind), index=True)
+    kind: Mapped[DrillKind] = mapped_column(db_enum(DrillKind), index=True)
     target: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -215,7 +204,7 @@ class VrrpNode(Base):
     state_file: Mapped[str] = mapped_column(String(1024))
     stop_command: Mapped[str] = mapped_column(String(1024))
     start_command: Mapped[str] = mapped_column(String(1024))
-    last_state: Mapped[VrrpState] = mapped_column(_enum(VrrpState), default=VrrpState.unknown)
+    last_state: Mapped[VrrpState] = mapped_column(db_enum(VrrpState), default=VrrpState.unknown)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     pair: Mapped[VrrpPair] = relationship(back_populates="nodes")

@@ -13,7 +13,6 @@ from datetime import date, datetime
 from sqlalchemy import (
     Boolean,
     Date,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inventory.db import Base, UTCDateTime, utcnow
+from inventory.db import Base, UTCDateTime, db_enum, utcnow
 from inventory.models import Officer, TimestampMixin, Unit
 from training_lms.enums import (
     Audience,
@@ -35,16 +34,6 @@ from training_lms.enums import (
 )
 
 
-def _enum(cls: type) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        length=32,
-        validate_strings=True,
-        values_callable=lambda e: [m.value for m in e],
-    )
-
-
 class Course(TimestampMixin, Base):
     """A course of the IT curriculum (khóa đào tạo, bồi dưỡng tin học)."""
 
@@ -54,7 +43,7 @@ class Course(TimestampMixin, Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(255))
     title_en: Mapped[str | None] = mapped_column(String(255))
-    category: Mapped[CourseCategory] = mapped_column(_enum(CourseCategory))
+    category: Mapped[CourseCategory] = mapped_column(db_enum(CourseCategory))
     # None: the certificate never expires.
     validity_months: Mapped[int | None] = mapped_column(Integer)
     pass_mark: Mapped[float] = mapped_column(Float, default=5.0)
@@ -74,7 +63,7 @@ class CurriculumRule(Base):
     course_id: Mapped[int] = mapped_column(
         ForeignKey("training_courses.id", ondelete="CASCADE"), index=True
     )
-    audience: Mapped[Audience] = mapped_column(_enum(Audience))
+    audience: Mapped[Audience] = mapped_column(db_enum(Audience))
 
     course: Mapped[Course] = relationship()
 
@@ -97,7 +86,7 @@ class TrainingClass(TimestampMixin, Base):
     online_ref: Mapped[str | None] = mapped_column(String(1000))
     trainer: Mapped[str | None] = mapped_column(String(255))
     capacity: Mapped[int] = mapped_column(Integer)
-    status: Mapped[ClassStatus] = mapped_column(_enum(ClassStatus), default=ClassStatus.planned)
+    status: Mapped[ClassStatus] = mapped_column(db_enum(ClassStatus), default=ClassStatus.planned)
 
     course: Mapped[Course] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -128,7 +117,7 @@ class Enrolment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     class_id: Mapped[int] = mapped_column(ForeignKey("training_classes.id", ondelete="CASCADE"))
     officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
-    status: Mapped[EnrolmentStatus] = mapped_column(_enum(EnrolmentStatus))
+    status: Mapped[EnrolmentStatus] = mapped_column(db_enum(EnrolmentStatus))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Waiting-list order, first come first promoted: a per-class counter rather than the
     # timestamp, which ties under a coarse or injected clock.
@@ -169,7 +158,7 @@ class Result(TimestampMixin, Base):
     score: Mapped[float | None] = mapped_column(Float)
     passed: Mapped[bool] = mapped_column(Boolean)
     taken_on: Mapped[date] = mapped_column(Date)
-    source: Mapped[ResultSource] = mapped_column(_enum(ResultSource), default=ResultSource.manual)
+    source: Mapped[ResultSource] = mapped_column(db_enum(ResultSource), default=ResultSource.manual)
     # Identity at the source (e.g. ``moodle:<course>:<user>``) so a repeated sync is idempotent.
     external_ref: Mapped[str | None] = mapped_column(String(255), unique=True)
 
@@ -205,7 +194,7 @@ class Certificate(TimestampMixin, Base):
     expires_on: Mapped[date | None] = mapped_column(Date)
     verification_code: Mapped[str] = mapped_column(String(32), unique=True)
     status: Mapped[CertificateStatus] = mapped_column(
-        _enum(CertificateStatus), default=CertificateStatus.valid
+        db_enum(CertificateStatus), default=CertificateStatus.valid
     )
     # The certificate this one replaced; restored if this one is revoked.
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("training_certificates.id"))

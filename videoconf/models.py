@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -30,18 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inventory.db import Base, UTCDateTime, utcnow
+from inventory.db import Base, UTCDateTime, db_enum, utcnow
 from inventory.models import Officer, Unit
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        length=32,
-        validate_strings=True,
-        values_callable=lambda e: [m.value for m in e],
-    )
 
 
 class ConferenceStatus(StrEnum):
@@ -129,7 +118,7 @@ class Conference(Base):
     password_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[ConferenceStatus] = mapped_column(
-        _enum(ConferenceStatus), default=ConferenceStatus.scheduled
+        db_enum(ConferenceStatus), default=ConferenceStatus.scheduled
     )
     # Participants the deployment must carry at once (invitees; upper bound of the real load).
     expected_load: Mapped[int] = mapped_column(Integer, default=0)
@@ -171,7 +160,7 @@ class ConferenceParticipant(Base):
     conference_id: Mapped[int] = mapped_column(
         ForeignKey("vc_conferences.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[ParticipantKind] = mapped_column(_enum(ParticipantKind))
+    kind: Mapped[ParticipantKind] = mapped_column(db_enum(ParticipantKind))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     level: Mapped[int | None] = mapped_column(Integer)  # for subtree selectors
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
@@ -252,7 +241,7 @@ class AttendanceEvent(Base):
         ForeignKey("vc_conferences.id", ondelete="SET NULL")
     )
     room_name: Mapped[str] = mapped_column(String(128), index=True)
-    action: Mapped[AttendanceAction] = mapped_column(_enum(AttendanceAction))
+    action: Mapped[AttendanceAction] = mapped_column(db_enum(AttendanceAction))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     occupant_jid: Mapped[str] = mapped_column(String(500))
     name: Mapped[str | None] = mapped_column(String(255))
