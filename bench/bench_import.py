@@ -165,7 +165,7 @@ def main() -> None:
         )
         print(
             f"  of which CLI start-up: {startup:7.2f} s wall, {startup_cpu:6.2f} s CPU"
-            "  (`tldops inventory import --help`: every domain's CLI is loaded)"
+            "  (`tldops inventory import --help`: interpreter and CLI start-up)"
         )
         print(
             f"ratio ours/sqlite3     : {ours / peer:7.2f}x wall, {ours_cpu / peer_cpu:.2f}x CPU"
