@@ -26,7 +26,7 @@ from sqlalchemy import Select, func, select
 from inventory.config import TIMEZONE
 from inventory.errors import Conflict, NotFound
 from inventory.models import Officer, Unit, subtree_filter
-from inventory.service import AuditedService, row_snapshot
+from inventory.service import AuditedService, InventoryService, row_snapshot
 from inventory.text import nfc
 from training_lms.enums import (
     Audience,
@@ -70,10 +70,7 @@ class TrainingService(AuditedService):
         return self.clock().astimezone(TIMEZONE).date()
 
     def _unit(self, code: str) -> Unit:
-        found = self.session.scalar(select(Unit).where(Unit.code == code))
-        if found is None:
-            raise NotFound(f"Không có đơn vị mã {code!r} / no unit with code {code!r}")
-        return found
+        return InventoryService(self.session, actor=self.actor, clock=self.clock).unit(code)
 
     def _officer(self, code: str) -> Officer:
         found = self.session.scalar(select(Officer).where(Officer.code == code))
