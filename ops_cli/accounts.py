@@ -51,6 +51,8 @@ class Policy:
     ip_window: timedelta = timedelta(minutes=15)
     max_failures_per_ip: int = 20  # failures from one address within ip_window
     session_lifetime: timedelta = timedelta(hours=12)
+    # A browser left logged in on a shared office PC ends after this long without a request.
+    session_idle: timedelta = timedelta(hours=2)
     min_password_length: int = 10
 
 
@@ -421,12 +423,22 @@ class AccountService:
         return raw, ws
 
     def session_for(self, raw: str) -> WebSession | None:
-        """The live session for a cookie value, or ``None`` (unknown, expired, revoked)."""
+        """The live session for a cookie value, or ``None`` (unknown, expired, idle, revoked).
+
+        A session found live has its ``last_seen_at`` moved forward (the idle clock restarts).
+        """
         ws = self.session.scalar(select(WebSession).where(WebSession.id_hash == digest(raw)))
-        if ws is None or ws.revoked_at is not None or ws.expires_at <= self.clock():
+        now = self.clock()
+        if ws is None or ws.revoked_at is not None or ws.expires_at <= now:
+            return None
+        if now - (ws.last_seen_at or ws.created_at) >= self.policy.session_idle:
             return None
         if not ws.user.active:
             return None
+        # One write a minute at most, not one per request.
+        if ws.last_seen_at is None or now - ws.last_seen_at >= timedelta(minutes=1):
+            ws.last_seen_at = now
+            self.session.flush()
         return ws
 
     def close_session(self, raw: str) -> None:

@@ -118,6 +118,18 @@ def test_rate_limit_per_address(session: Session, clock: Clock, tree: None) -> N
     assert svc.authenticate(username="an", password="correct password", ip="127.0.0.9")
 
 
+def test_idle_sessions_end_active_ones_continue(svc: AccountService, clock: Clock) -> None:
+    user, _ = svc.create_user(username="an", password="correct password")
+    busy, _ = svc.open_session(user)
+    idle, _ = svc.open_session(user)
+    for _ in range(5):  # 5 × 90 min of activity: longer than the idle limit in total
+        clock.advance(minutes=90)
+        assert svc.session_for(busy) is not None
+    assert svc.session_for(idle) is None  # 7.5 h without a request
+    clock.advance(hours=2)
+    assert svc.session_for(busy) is None  # now idle too
+
+
 def test_sessions_expire_close_and_logout_everywhere(svc: AccountService, clock: Clock) -> None:
     user, _ = svc.create_user(username="an", password="correct password")
     a, _ = svc.open_session(user, ip="127.0.0.1")
