@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from inventory.db import make_sessionmaker
+from inventory.db import session_scope
 from inventory.security import Principal
 
 T = TypeVar("T")
@@ -35,15 +35,8 @@ T = TypeVar("T")
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request; committed if the handler returns, rolled back if it raises."""
-    session = make_sessionmaker(request.app.state.engine)()
-    try:
+    with session_scope(request.app.state.engine) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_principal(request: Request) -> Principal:

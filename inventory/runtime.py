@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from typer.core import TyperGroup
 
 from inventory.config import Settings
-from inventory.db import current_heads, make_engine, make_sessionmaker, upgrade
+from inventory.db import current_heads, make_engine, session_scope, upgrade
 from inventory.errors import OpsError, ValidationFailed
 
 console = Console()
@@ -62,15 +62,8 @@ def get_engine(settings: Settings | None = None) -> Engine:
 @contextmanager
 def cli_session(settings: Settings | None = None) -> Iterator[Session]:
     """A session on the configured database; commits on success, rolls back on error."""
-    session = make_sessionmaker(get_engine(settings))()
-    try:
+    with session_scope(get_engine(settings)) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def render_error(err: OpsError) -> None:

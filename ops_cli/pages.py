@@ -159,10 +159,8 @@ def home() -> RedirectResponse:
     return RedirectResponse("/scorecard", status_code=303)
 
 
-@router.get("/login")
-def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-    token = secrets.token_urlsafe(24)
-    resp = render(request, "login.html", login_csrf=token, next=_safe_next(next), failed=None)
+def _set_login_csrf(resp: Response, request: Request, token: str) -> None:
+    """The login form's CSRF cookie (no session exists yet to hold the token)."""
     resp.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,
@@ -171,6 +169,13 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
         secure=request.app.state.secure_cookies,
         max_age=3600,
     )
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    resp = render(request, "login.html", login_csrf=token, next=_safe_next(next), failed=None)
+    _set_login_csrf(resp, request, token)
     return resp
 
 
@@ -213,14 +218,7 @@ def login(
             next=_safe_next(next),
             failed=err.message,
         )
-        resp.set_cookie(
-            LOGIN_CSRF_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=request.app.state.secure_cookies,
-            max_age=3600,
-        )
+        _set_login_csrf(resp, request, token)
         return resp
     done = RedirectResponse(_safe_next(next), status_code=303)
     done.set_cookie(
