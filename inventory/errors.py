@@ -22,10 +22,13 @@ from dataclasses import dataclass
 class OpsError(Exception):
     """Base class of every error tldops raises on purpose.
 
-    ``message`` is shown to the user as is; ``hint`` says how to fix it.
+    ``message`` is shown to the user as is; ``hint`` says how to fix it. ``exit_code`` is what
+    the CLI exits with and ``http_status`` what the API answers; subclasses set both on the
+    class, so a front door never has to guess from the type.
     """
 
     exit_code: int = 1
+    http_status: int = 422
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -40,30 +43,35 @@ class ConfigError(OpsError):
     """The environment or configuration is wrong."""
 
     exit_code = 2
+    http_status = 500
 
 
 class NotFound(OpsError):
     """A referenced object does not exist."""
 
     exit_code = 2
+    http_status = 404
 
 
 class Conflict(OpsError):
     """The change conflicts with existing data."""
 
     exit_code = 2
+    http_status = 409
 
 
 class PermissionDenied(OpsError):
     """The acting principal may not do this on this unit."""
 
     exit_code = 3
+    http_status = 403
 
 
 class SecretError(OpsError):
     """A secret could not be encrypted or decrypted."""
 
     exit_code = 2
+    http_status = 500
 
 
 @dataclass(frozen=True)

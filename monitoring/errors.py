@@ -13,7 +13,7 @@ exceptions: one dead device never stops a poll cycle.
 
 from __future__ import annotations
 
-from inventory.errors import OpsError
+from inventory.errors import NotFound, OpsError
 
 
 class MonitoringError(OpsError):
@@ -24,8 +24,8 @@ class ConfigInvalid(MonitoringError):
     exit_code = 2
 
 
-class AlertNotFound(MonitoringError):
-    exit_code = 2
+class AlertNotFound(NotFound, MonitoringError):
+    """No alert (or silence, maintenance window) with that id is visible to the caller."""
 
 
 class NotifyError(MonitoringError):

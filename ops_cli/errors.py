@@ -25,13 +25,19 @@ class AccountError(OpsError):
 class LoginFailed(AccountError):
     """Username or password wrong (deliberately not saying which)."""
 
+    http_status = 401
+
 
 class AccountLocked(AccountError):
     """The account is temporarily locked after repeated failures."""
 
+    http_status = 423
+
 
 class TooManyAttempts(AccountError):
     """The client address made too many failed attempts recently."""
+
+    http_status = 429
 
 
 class PasswordRejected(AccountError):

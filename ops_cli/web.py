@@ -34,10 +34,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inventory.db import session_scope
-from inventory.errors import Conflict, NotFound, OpsError, PermissionDenied, ValidationFailed
+from inventory.errors import OpsError, PermissionDenied, ValidationFailed
 from inventory.security import Principal
 from ops_cli.accounts import AccountService, credentials_generation, digest
-from ops_cli.errors import AccountLocked, CsrfFailed, LoginFailed, TooManyAttempts
+from ops_cli.errors import CsrfFailed
 
 log = logging.getLogger("tldops.web")
 
@@ -228,20 +228,8 @@ def _wants_html(request: Request) -> bool:
 
 
 def status_of(err: OpsError) -> int:
-    """HTTP status for an :class:`OpsError` (see ``inventory.api_deps``)."""
-    if isinstance(err, NotFound):
-        return 404
-    if isinstance(err, PermissionDenied):
-        return 403
-    if isinstance(err, Conflict):
-        return 409
-    if isinstance(err, TooManyAttempts):
-        return 429
-    if isinstance(err, AccountLocked):
-        return 423
-    if isinstance(err, LoginFailed):
-        return 401
-    return 422
+    """HTTP status for an :class:`OpsError`: the ``http_status`` its class declares."""
+    return err.http_status
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -16,15 +16,15 @@ inside a result so one dead device never stops a run.
 
 from __future__ import annotations
 
-from inventory.errors import OpsError
+from inventory.errors import NotFound, OpsError
 
 
 class PlaybookError(OpsError):
     """Base of every error of the playbooks domain."""
 
 
-class PlaybookNotFound(PlaybookError):
-    exit_code = 2
+class PlaybookNotFound(NotFound, PlaybookError):
+    """No playbook, run or backup by that name or id (or not visible to the caller)."""
 
 
 class RunFailed(PlaybookError):

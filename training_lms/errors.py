@@ -26,6 +26,8 @@ class TrainingError(OpsError):
 class NotEnrolled(TrainingError):
     """The officer holds no seat in the class (not enrolled, waiting or withdrawn)."""
 
+    http_status = 404
+
 
 class PlanImpossible(TrainingError):
     """No schedule of classes fits before the target date."""
@@ -38,6 +40,7 @@ class MoodleError(OpsError):
     """
 
     exit_code = 1
+    http_status = 502  # the upstream LMS failed, not the caller's input
 
     def __init__(self, message: str, *, errorcode: str | None = None, hint: str | None = None):
         super().__init__(message, hint=hint)

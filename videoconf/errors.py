@@ -118,3 +118,4 @@ class JitsiUnavailable(VideoconfError):
     """A Jitsi endpoint could not be reached after bounded retries."""
 
     exit_code = 1
+    http_status = 503
