@@ -13,13 +13,19 @@ RECAP, and a folder ``<runs_dir>/<run id>/`` that stays on disk (``stdout``, ``s
 Secrets (SSH passwords, SNMPv3 keys, restic passwords) reach ``ansible-playbook`` only as
 environment variables named by :func:`inventory.secrets.credential_env_var`, handed over through
 a FIFO (see :mod:`playbooks._secret_exec`), so neither ansible-runner's ``command`` file nor
-``env/envvars`` ever contains them.
+``env/envvars`` ever contains them. The child gets an explicit, minimal environment
+(:func:`child_environment`): nothing of the caller's environment (``TLDOPS_SECRET_KEY``, SMTP or
+Moodle credentials, ...) is inherited, and after the run every artifact is scrubbed of any
+secret value that could still have been echoed by a task (:func:`scrub_artifacts`).
+
+Run folders are private: 0700 folders, 0600 files.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -130,6 +136,163 @@ def credential_secrets(
     return out
 
 
+# What ansible-playbook may inherit from the caller's environment. Everything else (database
+# URLs, TLDOPS_SECRET_KEY, SMTP/Moodle/Jitsi credentials ...) stays out of the child, and so
+# out of ansible-runner's ``command`` artifact, which records the child's whole environment.
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME")
+INHERITED_PREFIXES = ("LC_",)
+# Variables ansible-runner itself sets for its callback plugin and event files.
+RUNNER_ENV = ("AWX_ISOLATED_DATA_DIR", "ORIGINAL_STDOUT_CALLBACK", "AD_HOC_COMMAND_ID")
+# Names whose values are secret wherever they come from (scrubbed from every artifact).
+SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|TOKEN|SECRET|_KEY|KEYS|CREDENTIAL|_PASS)$|_URL$")
+REDACTED = "<removed>"
+
+
+def child_environment(
+    runner_env: Mapping[str, str], ours: Mapping[str, str], caller: Mapping[str, str]
+) -> dict[str, str]:
+    """The explicit environment of ``ansible-playbook``.
+
+    ``runner_env`` is what ansible-runner prepared (it starts from a copy of ``caller``);
+    ``ours`` are the ``ANSIBLE_*`` settings this module chose. Only the allow-listed basics of
+    ``caller``, our settings and the ``ANSIBLE_*``/callback variables ansible-runner added
+    (not inherited ones) are kept.
+
+    >>> env = child_environment(
+    ...     {"PATH": "/bin", "TLDOPS_SECRET_KEY": "k", "ANSIBLE_STDOUT_CALLBACK": "awx_display",
+    ...      "ANSIBLE_VAULT_PASSWORD_FILE": "/x"},
+    ...     {"ANSIBLE_NOCOLOR": "1"},
+    ...     {"PATH": "/bin", "TLDOPS_SECRET_KEY": "k", "ANSIBLE_VAULT_PASSWORD_FILE": "/x"})
+    >>> sorted(env)
+    ['ANSIBLE_NOCOLOR', 'ANSIBLE_STDOUT_CALLBACK', 'PATH']
+    """
+    out: dict[str, str] = {}
+    for key in INHERITED_ENV:
+        if key in caller:
+            out[key] = caller[key]
+    for key, value in caller.items():
+        if key.startswith(INHERITED_PREFIXES):
+            out[key] = value
+    for key, value in runner_env.items():
+        added = key not in caller or caller[key] != value
+        if added and (key.startswith("ANSIBLE_") or key in RUNNER_ENV):
+            out[key] = value
+    out.update(ours)
+    return out
+
+
+def secret_values(secrets: Mapping[str, str], caller: Mapping[str, str] | None = None) -> list[str]:
+    """Every value that must never be found in an artifact, longest first.
+
+    The handed-over ``secrets`` plus the caller's secret-looking variables (each part of a
+    comma-separated key list too, and a URL's password), with their JSON-escaped forms.
+
+    >>> secret_values({"A_PASSWORD": "pw-1"},
+    ...               {"TLDOPS_SECRET_KEY": "k1abcdef,k2abcdef", "HOME": "/root"})
+    ['k1abcdef,k2abcdef', 'k1abcdef', 'k2abcdef', 'pw-1']
+    """
+    env = os.environ if caller is None else caller
+    # (value, shortest length worth searching): a very short value would shred the artifacts
+    # (a "true" would break every JSON event); handed-over secrets are searched from 4 chars.
+    raw: list[tuple[str, int]] = []
+    for key, value in secrets.items():
+        if key.upper().endswith("_URL"):
+            password = _url_password(value)
+            if password:
+                raw.append((password, 4))
+        else:
+            raw.append((str(value), 4))
+    for key, value in env.items():
+        if SECRET_NAME.search(key.upper()) and value:
+            if key.upper().endswith("_URL"):
+                password = _url_password(value)
+                if password:
+                    raw.append((password, 4))
+                continue
+            raw.append((value, 8))
+            raw.extend((part.strip(), 8) for part in value.split(","))
+    out: set[str] = set()
+    for value, shortest in raw:
+        if len(value) < shortest:
+            continue
+        out.add(value)
+        escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+        out.add(escaped)
+        out.add(json.dumps(value)[1:-1])
+    return sorted(out, key=lambda v: (-len(v), v))
+
+
+def _url_password(url: str) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) as 0700 folders, whatever the umask."""
+    missing: list[Path] = []
+    cur = path
+    while not cur.exists():
+        missing.append(cur)
+        cur = cur.parent
+    for p in reversed(missing):
+        p.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(p, 0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_private(path: Path, data: str | bytes) -> None:
+    """Write ``path`` as a 0600 file (created that way, not chmod-ed after the fact)."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, payload)
+    finally:
+        os.close(fd)
+
+
+def lock_down(root: Path) -> None:
+    """0700 on every folder and 0600 on every file under ``root`` (symlinks left alone)."""
+    if not root.exists():
+        return
+    os.chmod(root, 0o700)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            p = Path(dirpath) / name
+            if not p.is_symlink():
+                os.chmod(p, 0o700)
+        for name in filenames:
+            p = Path(dirpath) / name
+            if not p.is_symlink() and p.is_file():
+                os.chmod(p, 0o600)
+
+
+def scrub_artifacts(root: Path, values: list[str]) -> list[Path]:
+    """Replace every secret value in the files under ``root``; returns the files changed."""
+    changed: list[Path] = []
+    if not values:
+        return changed
+    needles = [v.encode("utf-8") for v in values]
+    for p in sorted(root.rglob("*")):
+        if p.is_symlink() or not p.is_file():
+            continue
+        data = p.read_bytes()
+        new = data
+        for needle in needles:
+            if needle in new:
+                new = new.replace(needle, REDACTED.encode())
+        if new != data:
+            write_private(p, new)
+            changed.append(p)
+    return changed
+
+
 class _SecretFeeder:
     """Writes the secrets JSON into a FIFO once the launcher opens it; cleans up afterwards."""
 
@@ -234,9 +397,9 @@ def run_playbook(
     )
     session.add(run)
     session.flush()
-    private_dir = (runs_dir / str(run.id)).resolve()
-    private_dir.mkdir(parents=True, exist_ok=True)
-    run.artifact_dir = str(private_dir)
+    private_dir(runs_dir)
+    run_dir = private_dir((runs_dir / str(run.id)).resolve())
+    run.artifact_dir = str(run_dir)
 
     cmdline = []
     if check:
@@ -247,18 +410,19 @@ def run_playbook(
         "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"),
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
-        **(env or {}),
     }
+    # ``env`` (e.g. TLDOPS_DATABASE_URL for the inventory script, which may hold the database
+    # password) travels with the secrets through the FIFO, never through ansible-runner.
+    handed = {**dict(env or {}), **dict(secrets)}
     if isinstance(inventory, Mapping):
         # Kept with the run so `cat` shows what was targeted; it holds lookups, never secrets.
-        inv_file = private_dir / "inventory" / "hosts.json"
-        inv_file.parent.mkdir(exist_ok=True)
-        inv_file.write_text(json.dumps(inventory, indent=1, sort_keys=True), encoding="utf-8")
+        inv_file = private_dir(run_dir / "inventory") / "hosts.json"
+        write_private(inv_file, json.dumps(inventory, indent=1, sort_keys=True))
         inv_arg = str(inv_file)
     else:
         inv_arg = str(inventory)
     config = RunnerConfig(
-        private_data_dir=str(private_dir),
+        private_data_dir=str(run_dir),
         artifact_dir=str(runs_dir.resolve()),
         ident=str(run.id),
         playbook=str(path),
@@ -273,13 +437,15 @@ def run_playbook(
         quiet=True,
     )
     config.prepare()
+    caller_env = dict(os.environ)
+    config.env = child_environment(config.env, rc_env, caller_env)
 
     # ansible-playbook sits next to our interpreter in a venv that may not be on PATH.
     exe = config.command[0]
     if "/" not in exe:
         path_env = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         config.command[0] = shutil.which(exe, path=path_env) or exe
-    feeder = _SecretFeeder(secrets)
+    feeder = _SecretFeeder(handed)
     # The launcher reads the FIFO and execs ansible-playbook with the secrets in its environment.
     config.command = [sys.executable, str(SECRET_EXEC), str(feeder.path), *config.command]
 
@@ -325,10 +491,12 @@ def run_playbook(
         session.flush()
         raise RunFailed(
             f"ansible-runner lỗi / ansible-runner failed: {exc}",
-            hint=f"see {private_dir}",
+            hint=f"see {run_dir}",
         ) from exc
     finally:
         feeder.close()
+        scrub_artifacts(run_dir, secret_values(handed, caller_env))
+        lock_down(run_dir)
 
     hosts = _recap(stats)
     run.status = (
@@ -351,5 +519,5 @@ def run_playbook(
         )
     session.flush()
     return RunOutcome(
-        run_id=run.id, status=run.status, rc=run.rc, hosts=hosts, artifact_dir=private_dir
+        run_id=run.id, status=run.status, rc=run.rc, hosts=hosts, artifact_dir=run_dir
     )

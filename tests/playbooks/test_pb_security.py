@@ -1,0 +1,191 @@
+"""Reliability and security of the playbooks domain, on real peers: no secret of the
+environment in any file under ``var/``, private modes of what runs and backups write, the
+allowed-networks guard before every outbound connection, exit codes, and 404 for what another
+province owns."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import stat
+import sys
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from typer.testing import CliRunner
+
+from inventory.db import make_engine, session_scope
+from inventory.enums import CredentialKind, DeviceKind, UnitKind
+from inventory.secrets import SecretBox
+from inventory.service import InventoryService
+from ops_cli.cli import app
+from tests.playbooks.sshhosts import Sshd, TestUser
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def _rand(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(12)}"
+
+
+def _files_text(root: Path) -> Iterator[tuple[Path, bytes]]:
+    """Every file under ``root`` as bytes; git's zlib-compressed objects decompressed too."""
+    for p in sorted(root.rglob("*")):
+        if p.is_symlink() or not p.is_file():
+            continue
+        data = p.read_bytes()
+        yield p, data
+        if ".git" in p.parts:
+            with contextlib.suppress(zlib.error):
+                yield p, zlib.decompress(data)
+
+
+LOCAL_PLAYBOOK = """- hosts: all
+  gather_facts: false
+  tasks:
+    - name: what the ansible-playbook child inherited
+      ansible.builtin.copy:
+        dest: "{{ out_dir }}/child-env.txt"
+        content: "{{ lookup('ansible.builtin.pipe', 'env') }}\\n"
+      no_log: true
+    - name: a careless task echoing a credential
+      ansible.builtin.debug:
+        msg: "cred={{ lookup('ansible.builtin.env', 'TLDOPS_CRED_LAB_PASSWORD') }}"
+"""
+
+
+def test_no_secret_of_the_environment_anywhere_under_var(
+    sqlite_url: str, sshd: Sshd, ssh_user: TestUser, tmp_path: Path
+) -> None:
+    key = Fernet.generate_key().decode()
+    suffix = secrets.token_hex(4).upper()
+    secret_env = {
+        "TLDOPS_SECRET_KEY": key,
+        "TLDOPS_SMTP_PASSWORD": _rand("smtp"),
+        "TLDOPS_MOODLE_TOKEN": _rand("moodle"),
+        "TLDOPS_JITSI_APP_SECRET": _rand("jitsi"),
+        f"TLDOPS_X{suffix}_PASSWORD": _rand("pw"),
+        f"TLDOPS_X{suffix}_TOKEN": _rand("tok"),
+        f"TLDOPS_X{suffix}_SECRET": _rand("sec"),
+        f"TLDOPS_X{suffix}_KEY": _rand("key"),
+    }
+    # Not secret-looking at all: the explicit child environment must still leave it out.
+    other = _rand("other")
+    var = tmp_path / "var"
+    env = {
+        "TLDOPS_DATABASE_URL": sqlite_url,
+        "TLDOPS_VAR_DIR": str(var),
+        "TLDOPS_ACTOR": "test:cli",
+        "COLUMNS": "200",
+        "SOME_OTHER_SETTING": other,
+        **secret_env,
+    }
+    cred_password = _rand("cred")
+    engine = make_engine(sqlite_url)
+    box = SecretBox([key])
+    with session_scope(engine) as s:
+        svc = InventoryService(s, actor="t")
+        svc.create_unit(code="TLD", name="Tổng Liên đoàn", level=1, kind=UnitKind.central)
+        svc.create_credential(
+            name="lab",
+            kind=CredentialKind.ssh,
+            username="x",
+            box=box,
+            secret={"password": cred_password},
+        )
+        svc.create_credential(
+            name="ssh-tld",
+            kind=CredentialKind.ssh,
+            username=ssh_user.name,
+            box=box,
+            secret={"password": ssh_user.password},
+            params={"port": sshd.port},
+        )
+        svc.create_device(
+            asset_tag="TLD-SW-1",
+            kind=DeviceKind.switch,
+            unit_code="TLD",
+            hostname="tld-sw-1",
+            mgmt_ip="127.0.0.1",
+            platform="linux",
+        )
+        svc.attach_credentials("TLD-SW-1", ssh="ssh-tld")
+    (ssh_user.home / "device" / "default.cfg").write_text("hostname tld-sw-1\nvlan 10\n")
+    var.mkdir()
+    (var / "known_hosts").write_text(sshd.known_hosts_line() + "\n")
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    playbook = tmp_path / "local_env.yml"
+    playbook.write_text(LOCAL_PLAYBOOK)
+    inv = tmp_path / "inventory.json"
+    inv.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "hosts": {
+                        "lab-1": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": sys.executable,
+                        }
+                    }
+                }
+            }
+        )
+    )
+    res = runner.invoke(
+        app, ["play", "run", str(playbook), "-i", str(inv), "-e", f"out_dir={out_dir}"], env=env
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["backup", "db"], env=env)
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["backup", "configs"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "TLD-SW-1" in res.output and "first" in res.output
+
+    # The child got the credential (through the FIFO) and nothing else of ours.
+    child_env = (out_dir / "child-env.txt").read_text()
+    assert f"TLDOPS_CRED_LAB_PASSWORD={cred_password}" in child_env
+    for name, value in {**secret_env, "SOME_OTHER_SETTING": other}.items():
+        assert name not in child_env and value not in child_env, name
+
+    run_dir = var / "runs" / "1"
+    command = json.loads((run_dir / "command").read_text())
+    assert "TLDOPS_SECRET_KEY" not in command["env"] and "SOME_OTHER_SETTING" not in command["env"]
+    assert "PATH" in command["env"] and "ANSIBLE_ROLES_PATH" in command["env"]
+    # The careless task's echo is scrubbed from the run's output, not just hidden.
+    assert "cred=<removed>" in (run_dir / "stdout").read_text()
+
+    assert (var / "configs" / ".git").is_dir() and list((var / "backups" / "db").iterdir())
+    values = [*secret_env.values(), cred_password, ssh_user.password, other]
+    leaks = [
+        (str(p.relative_to(var)), v[:8])
+        for p, data in _files_text(var)
+        for v in values
+        if v.encode() in data
+    ]
+    assert leaks == []
+    engine.dispose()
+
+
+def _modes(root: Path) -> list[tuple[str, str]]:
+    """Everything under ``root`` (itself included) that is not private: folders other than
+    0700, files readable or writable by group or others."""
+    bad: list[tuple[str, str]] = []
+    for p in [root, *sorted(root.rglob("*"))]:
+        if p.is_symlink():
+            continue
+        mode = stat.S_IMODE(os.stat(p).st_mode)
+        if (p.is_dir() and mode != 0o700) or (p.is_file() and mode & 0o077):
+            bad.append((str(p.relative_to(root.parent)), oct(mode)))
+    return bad
