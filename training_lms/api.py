@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from inventory.api_deps import Page, PageDep, PageParams, PrincipalDep, SessionDep
 from inventory.config import TIMEZONE
-from inventory.errors import PermissionDenied
+from inventory.errors import NotFound, PermissionDenied
 from inventory.models import Officer, Unit, subtree_filter
 from inventory.security import Principal, Role
 from inventory.service import InventoryService
@@ -56,14 +56,12 @@ router = APIRouter(prefix="/api/training", tags=["training"])
 
 
 def _svc(session: Session, principal: Principal) -> TrainingService:
-    return TrainingService(session, actor=f"api:{principal.name}")
+    return TrainingService(session, actor=f"api:{principal.name}", principal=principal)
 
 
 def _unit(session: Session, principal: Principal, code: str | None) -> Unit:
-    inv = InventoryService(session)
-    unit = inv.unit(code) if code else inv.root()
-    principal.require(Role.viewer, unit.path)
-    return unit
+    """A unit the principal may see; one outside their subtrees is answered as missing."""
+    return _svc(session, principal).visible_unit(code)
 
 
 def _require_any_view(principal: Principal) -> None:
@@ -166,8 +164,6 @@ def list_classes(
 
 @router.post("/classes", response_model=ClassOut, status_code=status.HTTP_201_CREATED)
 def create_class(body: ClassIn, session: SessionDep, principal: PrincipalDep) -> ClassOut:
-    unit = InventoryService(session).unit(body.unit_code)
-    principal.require(Role.training_coordinator, unit.path)
     cls = _svc(session, principal).create_class(
         code=body.code,
         course_code=body.course_code,
@@ -185,9 +181,7 @@ def create_class(body: ClassIn, session: SessionDep, principal: PrincipalDep) ->
 def _class_for(
     session: Session, principal: Principal, code: str, role: Role = Role.viewer
 ) -> TrainingClass:
-    cls = _svc(session, principal).training_class(code)
-    principal.require(role, cls.unit.path)
-    return cls
+    return _svc(session, principal).visible_class(code, role)
 
 
 @router.get("/classes/{code}", response_model=ClassDetail)
@@ -338,8 +332,14 @@ def verify_certificate(
     verification_code: str, session: SessionDep, principal: PrincipalDep
 ) -> CertificateOut:
     """Look a certificate up by the code printed on it (any status: the caller shows it)."""
-    cert = _svc(session, principal).verify(verification_code)
-    principal.require(Role.viewer, cert.officer.unit.path)
+    svc = _svc(session, principal)
+    cert = svc.verify(verification_code)
+    if not principal.can(Role.viewer, cert.officer.unit.path):
+        # Answered exactly like an unknown code.
+        raise NotFound(
+            f"Mã xác thực {cert.verification_code!r} không tồn tại / no certificate has "
+            f"verification code {cert.verification_code!r}"
+        )
     return _cert_out(cert, cert.officer.unit.code)
 
 
@@ -349,8 +349,7 @@ def revoke_certificate(
 ) -> CertificateOut:
     """Revoke a certificate (the one it superseded counts again)."""
     svc = _svc(session, principal)
-    cert = svc.certificate(number)
-    principal.require(Role.training_coordinator, cert.officer.unit.path)
+    cert = svc.visible_certificate(number, Role.training_coordinator)
     svc.revoke(number, reason=body.reason)
     return _cert_out(cert, cert.officer.unit.code)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from training_lms.enums import (
     Audience,
@@ -13,6 +14,7 @@ from training_lms.enums import (
     CourseCategory,
     EnrolmentStatus,
 )
+from training_lms.service import MAX_CAPACITY, MAX_SPAN_DAYS
 
 
 class CourseIn(BaseModel):
@@ -51,10 +53,35 @@ class ClassIn(BaseModel):
     unit_code: str
     starts_on: date
     ends_on: date
-    capacity: int = Field(gt=0)
-    place: str | None = None
-    online_ref: str | None = None
-    trainer: str | None = None
+    capacity: int = Field(gt=0, json_schema_extra={"maximum": MAX_CAPACITY})
+    place: str | None = Field(default=None, max_length=500)
+    online_ref: str | None = Field(default=None, max_length=1000)
+    trainer: str | None = Field(default=None, max_length=255)
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity_bound(cls, value: int) -> int:
+        if value > MAX_CAPACITY:
+            raise PydanticCustomError(
+                "capacity_too_large",
+                f"Sĩ số tối đa {MAX_CAPACITY} / capacity is at most {MAX_CAPACITY}",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _span_bound(self) -> ClassIn:
+        days = (self.ends_on - self.starts_on).days + 1
+        if days < 1:
+            raise PydanticCustomError(
+                "class_span", "Ngày kết thúc trước ngày bắt đầu / the class ends before it starts"
+            )
+        if days > MAX_SPAN_DAYS:
+            raise PydanticCustomError(
+                "class_span",
+                f"Một lớp kéo dài tối đa {MAX_SPAN_DAYS} ngày (lớp này {days} ngày) / "
+                f"a class spans at most {MAX_SPAN_DAYS} days (this one {days})",
+            )
+        return self
 
 
 class ClassOut(BaseModel):

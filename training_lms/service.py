@@ -17,15 +17,18 @@ but never commits, so an import or a sync is all-or-nothing for the caller::
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
-from datetime import date, timedelta
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.orm import Session
 
 from inventory.config import TIMEZONE
+from inventory.db import utcnow
 from inventory.errors import Conflict, NotFound
 from inventory.models import Officer, Unit, subtree_filter
+from inventory.security import Principal, Role
 from inventory.service import AuditedService, InventoryService, row_snapshot
 from inventory.text import nfc
 from training_lms.enums import (
@@ -51,6 +54,33 @@ from training_lms.models import (
 # Verification codes avoid look-alike characters (0/O, 1/I/L) because people type them from paper.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
+# Bounds on what one request may ask for (a class is at most a year of daily sessions).
+MAX_CAPACITY = 10_000
+MAX_SESSIONS = 366
+MAX_SPAN_DAYS = 366
+
+
+def check_capacity(capacity: int) -> None:
+    if capacity <= 0:
+        raise TrainingError("Sĩ số phải lớn hơn 0 / capacity must be at least 1")
+    if capacity > MAX_CAPACITY:
+        raise TrainingError(
+            f"Sĩ số tối đa {MAX_CAPACITY} / capacity is at most {MAX_CAPACITY}",
+            hint="split a larger audience into several classes",
+        )
+
+
+def check_span(starts_on: date, ends_on: date) -> None:
+    if ends_on < starts_on:
+        raise TrainingError("Ngày kết thúc trước ngày bắt đầu / the class ends before it starts")
+    days = (ends_on - starts_on).days + 1
+    if days > MAX_SPAN_DAYS:
+        raise TrainingError(
+            f"Một lớp kéo dài tối đa {MAX_SPAN_DAYS} ngày (lớp này {days} ngày) / "
+            f"a class spans at most {MAX_SPAN_DAYS} days (this one {days})",
+            hint="split a longer programme into several classes",
+        )
+
 
 def new_verification_code(length: int = 10) -> str:
     """A random code printed on a certificate, for checking it online.
@@ -62,9 +92,78 @@ def new_verification_code(length: int = 10) -> str:
 
 
 class TrainingService(AuditedService):
-    """Training operations for one session and one acting user."""
+    """Training operations for one session, one acting user and one principal.
+
+    Every code a change names (class, officer, organising unit, certificate) must lie where the
+    principal is a training coordinator; one the principal cannot even see is reported exactly
+    like a missing one, so an answer never reveals another province's records. The default
+    principal (CLI, jobs, imports) may act everywhere.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        actor: str = "system",
+        clock: Callable[[], datetime] = utcnow,
+        principal: Principal | None = None,
+    ) -> None:
+        super().__init__(session, actor=actor, clock=clock)
+        self.principal = principal or Principal.system(actor)
 
     # -- helpers -----------------------------------------------------------------------------
+    def _allow(self, path: str, role: Role, missing: NotFound) -> None:
+        """Out of sight is answered as missing; in sight without ``role`` is a refusal."""
+        if not self.principal.can(Role.viewer, path):
+            raise missing
+        self.principal.require(role, path)
+
+    def _national(self) -> None:
+        """Courses and the curriculum are national: changed by the root's coordinators."""
+        root = self.session.scalar(
+            select(Unit.path).where(Unit.parent_id.is_(None)).order_by(Unit.id).limit(1)
+        )
+        self.principal.require(Role.training_coordinator, root or "/")
+
+    def visible_unit(self, code: str | None, role: Role = Role.viewer) -> Unit:
+        """The unit ``code`` (the root when None) if the principal may act as ``role`` on it."""
+        inv = InventoryService(self.session, actor=self.actor, clock=self.clock)
+        unit = inv.unit(code) if code else inv.root()
+        self._allow(unit.path, role, _no_unit(unit.code))
+        return unit
+
+    def visible_class(self, code: str, role: Role = Role.viewer) -> TrainingClass:
+        cls = self.training_class(code)
+        self._allow(cls.unit.path, role, _no_class(code))
+        return cls
+
+    def visible_officer(self, code: str, role: Role = Role.viewer) -> Officer:
+        off = self._officer(code)
+        self._allow(off.unit.path, role, _no_officer(code))
+        return off
+
+    def visible_certificate(self, number: str, role: Role = Role.viewer) -> Certificate:
+        cert = self.certificate(number)
+        self._allow(cert.officer.unit.path, role, _no_certificate(number))
+        return cert
+
+    def _lock_class(self, cls: TrainingClass) -> None:
+        """Serialise seat changes of one class, so count-then-insert cannot interleave.
+
+        PostgreSQL locks the class row; SQLite has one writer at a time, so a write to the row
+        takes the database write lock before the seats are counted (the driver opens the
+        transaction at the first write, after which reads see every committed seat).
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(
+                select(TrainingClass.id).where(TrainingClass.id == cls.id).with_for_update()
+            )
+        else:
+            self.session.execute(
+                text("UPDATE training_classes SET id = id WHERE id = :i"), {"i": cls.id}
+            )
+        self.session.refresh(cls)
+
     def today(self) -> date:
         """Today in the federation's time zone (certificates are dated in local days)."""
         return self.clock().astimezone(TIMEZONE).date()
@@ -75,7 +174,7 @@ class TrainingService(AuditedService):
     def _officer(self, code: str) -> Officer:
         found = self.session.scalar(select(Officer).where(Officer.code == code))
         if found is None:
-            raise NotFound(f"Không có cán bộ mã {code!r} / no officer with code {code!r}")
+            raise _no_officer(code)
         return found
 
     def _officer_path(self, officer: Officer) -> str:
@@ -111,6 +210,7 @@ class TrainingService(AuditedService):
         >>> svc.create_course(code="NET-SEC", title="Mạng và an toàn thông tin",
         ...                   category=CourseCategory.advanced_it, validity_months=24)
         """
+        self._national()
         code = nfc(code.strip())
         if self.session.scalar(select(Course.id).where(Course.code == code)) is not None:
             raise Conflict(f"Mã khóa học {code!r} đã tồn tại / course code {code!r} already exists")
@@ -150,6 +250,7 @@ class TrainingService(AuditedService):
         moodle_course_id: int | None = None,
     ) -> Course:
         """Change a course; existing certificates keep the expiry they were issued with."""
+        self._national()
         course = self.course(code)
         before = row_snapshot(course)
         if title is not None:
@@ -167,6 +268,7 @@ class TrainingService(AuditedService):
     # -- curriculum --------------------------------------------------------------------------
     def require(self, *, course_code: str, audience: Audience) -> CurriculumRule:
         """Make ``course_code`` part of the required curriculum for ``audience`` (idempotent)."""
+        self._national()
         course = self.course(course_code)
         rule = self.session.scalar(
             select(CurriculumRule).where(
@@ -187,6 +289,7 @@ class TrainingService(AuditedService):
         return rule
 
     def unrequire(self, *, course_code: str, audience: Audience) -> None:
+        self._national()
         course = self.course(course_code)
         rule = self.session.scalar(
             select(CurriculumRule).where(
@@ -220,7 +323,7 @@ class TrainingService(AuditedService):
     def training_class(self, code: str) -> TrainingClass:
         found = self.session.scalar(select(TrainingClass).where(TrainingClass.code == code))
         if found is None:
-            raise NotFound(f"Không có lớp học mã {code!r} / no class with code {code!r}")
+            raise _no_class(code)
         return found
 
     def classes(self, *, unit_code: str | None = None) -> Sequence[TrainingClass]:
@@ -256,20 +359,21 @@ class TrainingService(AuditedService):
         ...                  online_ref="https://meet.congdoan.vn/hcm-doc-mgmt")
         """
         code = nfc(code.strip())
-        if self.session.scalar(select(TrainingClass.id).where(TrainingClass.code == code)):
-            raise Conflict(f"Mã lớp {code!r} đã tồn tại / class code {code!r} already exists")
-        if ends_on < starts_on:
+        unit = self.visible_unit(unit_code, Role.training_coordinator)
+        check_span(starts_on, ends_on)
+        check_capacity(capacity)
+        if session_dates is not None and len(session_dates) > MAX_SESSIONS:
             raise TrainingError(
-                "Ngày kết thúc trước ngày bắt đầu / the class ends before it starts"
+                f"Một lớp tối đa {MAX_SESSIONS} buổi / a class has at most {MAX_SESSIONS} sessions"
             )
-        if capacity <= 0:
-            raise TrainingError("Sĩ số phải lớn hơn 0 / capacity must be at least 1")
         dates = sorted(set(session_dates)) if session_dates else _days(starts_on, ends_on)
         if dates[0] < starts_on or dates[-1] > ends_on:
             raise TrainingError(
                 "Buổi học nằm ngoài thời gian của lớp / a session falls outside the class dates"
             )
-        course, unit = self.course(course_code), self._unit(unit_code)
+        if self.session.scalar(select(TrainingClass.id).where(TrainingClass.code == code)):
+            raise Conflict(f"Mã lớp {code!r} đã tồn tại / class code {code!r} already exists")
+        course = self.course(course_code)
         cls = TrainingClass(
             code=code,
             course_id=course.id,
@@ -298,7 +402,7 @@ class TrainingService(AuditedService):
         ).all()
 
     def set_class_status(self, class_code: str, status: ClassStatus) -> TrainingClass:
-        cls = self.training_class(class_code)
+        cls = self.visible_class(class_code, Role.training_coordinator)
         before = row_snapshot(cls)
         cls.status = status
         self.session.flush()
@@ -340,7 +444,9 @@ class TrainingService(AuditedService):
 
         Enrolling again after withdrawing joins the end of the queue.
         """
-        cls, officer = self.training_class(class_code), self._officer(officer_code)
+        cls = self.visible_class(class_code, Role.training_coordinator)
+        officer = self.visible_officer(officer_code, Role.training_coordinator)
+        self._lock_class(cls)
         if cls.status is ClassStatus.cancelled:
             raise TrainingError(f"Lớp {class_code} đã hủy / class {class_code} is cancelled")
         if not officer.active:
@@ -380,7 +486,9 @@ class TrainingService(AuditedService):
     def withdraw(self, *, class_code: str, officer_code: str) -> Enrolment | None:
         """Give up a seat (or a waiting place). Returns the enrolment promoted from the waiting
         list into the freed seat, if any."""
-        cls, officer = self.training_class(class_code), self._officer(officer_code)
+        cls = self.visible_class(class_code, Role.training_coordinator)
+        officer = self.visible_officer(officer_code, Role.training_coordinator)
+        self._lock_class(cls)
         enr = self.session.scalar(
             select(Enrolment).where(
                 Enrolment.class_id == cls.id, Enrolment.officer_id == officer.id
@@ -408,7 +516,9 @@ class TrainingService(AuditedService):
     def set_capacity(self, *, class_code: str, capacity: int) -> list[Enrolment]:
         """Change the number of seats; more seats promote from the waiting list (returned).
         Fewer seats than already taken is refused rather than silently unseating people."""
-        cls = self.training_class(class_code)
+        cls = self.visible_class(class_code, Role.training_coordinator)
+        check_capacity(capacity)
+        self._lock_class(cls)
         taken = self._seats_taken(cls.id)
         if capacity < taken:
             raise TrainingError(
@@ -475,7 +585,8 @@ class TrainingService(AuditedService):
         self, *, class_code: str, session_number: int, officer_code: str, present: bool = True
     ) -> Attendance:
         """Mark an enrolled officer present or absent at one session (re-marking overwrites)."""
-        cls, officer = self.training_class(class_code), self._officer(officer_code)
+        cls = self.visible_class(class_code, Role.training_coordinator)
+        officer = self.visible_officer(officer_code, Role.training_coordinator)
         enr = self._seat(cls, officer)
         sess = self.session.scalar(
             select(ClassSession).where(
@@ -538,7 +649,8 @@ class TrainingService(AuditedService):
         same course: a retake renews). Recording again for the same class and officer is a
         correction: a corrected score below the pass mark revokes that result's certificate.
         """
-        cls, officer = self.training_class(class_code), self._officer(officer_code)
+        cls = self.visible_class(class_code, Role.training_coordinator)
+        officer = self.visible_officer(officer_code, Role.training_coordinator)
         course = cls.course
         if cls.status is ClassStatus.cancelled:
             raise TrainingError(f"Lớp {class_code} đã hủy / class {class_code} is cancelled")
@@ -588,6 +700,7 @@ class TrainingService(AuditedService):
     ) -> Result:
         """Correct a class result's score; revokes or issues its certificate to match."""
         course, officer = result.course, result.officer
+        self._allow(officer.unit.path, Role.training_coordinator, _no_officer(officer.code))
         before = row_snapshot(result)
         result.score = score
         result.passed = score >= course.pass_mark
@@ -637,7 +750,8 @@ class TrainingService(AuditedService):
         existing = self.session.scalar(select(Result).where(Result.external_ref == external_ref))
         if existing is not None:
             return existing, False
-        course, officer = self.course(course_code), self._officer(officer_code)
+        course = self.course(course_code)
+        officer = self.visible_officer(officer_code, Role.training_coordinator)
         result = Result(
             course_id=course.id,
             class_id=None,
@@ -714,7 +828,7 @@ class TrainingService(AuditedService):
     def certificate(self, number: str) -> Certificate:
         found = self.session.scalar(select(Certificate).where(Certificate.number == number))
         if found is None:
-            raise NotFound(f"Không có chứng chỉ số {number!r} / no certificate {number!r}")
+            raise _no_certificate(number)
         return found
 
     def verify(self, verification_code: str) -> Certificate:
@@ -733,7 +847,7 @@ class TrainingService(AuditedService):
     def revoke(self, number: str, *, reason: str) -> Certificate:
         """Revoke a certificate; the one it had superseded becomes valid again (it is still
         subject to its own expiry)."""
-        cert = self.certificate(number)
+        cert = self.visible_certificate(number, Role.training_coordinator)
         if cert.status is CertificateStatus.revoked:
             return cert
         before = row_snapshot(cert)
@@ -814,3 +928,20 @@ class TrainingService(AuditedService):
 
 def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+# One message for a missing code and for one outside the principal's sight.
+def _no_unit(code: str) -> NotFound:
+    return NotFound(f"Không có đơn vị mã {code!r} / no unit with code {code!r}")
+
+
+def _no_class(code: str) -> NotFound:
+    return NotFound(f"Không có lớp học mã {code!r} / no class with code {code!r}")
+
+
+def _no_officer(code: str) -> NotFound:
+    return NotFound(f"Không có cán bộ mã {code!r} / no officer with code {code!r}")
+
+
+def _no_certificate(number: str) -> NotFound:
+    return NotFound(f"Không có chứng chỉ số {number!r} / no certificate {number!r}")
