@@ -119,3 +119,71 @@ class Severity(StrEnum):
     info = "info"
     warning = "warning"
     critical = "critical"
+
+
+# Vietnamese names of enum values, for tables and forms (files and APIs keep the English values).
+LABELS_VI: dict[StrEnum, str] = {
+    ContactRole.leader: "lãnh đạo",
+    ContactRole.it: "CNTT",
+    ContactRole.meeting: "hội nghị",
+    ContactRole.training: "đào tạo",
+    CredentialKind.snmp_v2c: "SNMP v2c",
+    CredentialKind.snmp_v3: "SNMP v3",
+    CredentialKind.ssh: "SSH",
+    ServiceKind.http: "web (HTTP)",
+    ServiceKind.tcp: "cổng TCP",
+    ServiceKind.tls: "chứng chỉ TLS",
+    ServiceKind.smtp: "thư (SMTP)",
+    ServiceKind.dns: "tên miền (DNS)",
+    ServiceKind.icmp: "ping (ICMP)",
+    DeviceStatus.planned: "dự kiến",
+    DeviceStatus.active: "đang dùng",
+    DeviceStatus.repair: "đang sửa",
+    DeviceStatus.retired: "thanh lý",
+}
+
+# Extra spellings accepted on input for contact roles (Vietnamese, with or without diacritics).
+_ROLE_ALIASES: dict[str, ContactRole] = {
+    "lanh dao": ContactRole.leader,
+    "lanh_dao": ContactRole.leader,
+    "lanhdao": ContactRole.leader,
+    "cntt": ContactRole.it,
+    "hoi nghi": ContactRole.meeting,
+    "hoi_nghi": ContactRole.meeting,
+    "hoinghi": ContactRole.meeting,
+    "hop": ContactRole.meeting,
+    "dao tao": ContactRole.training,
+    "dao_tao": ContactRole.training,
+    "daotao": ContactRole.training,
+}
+
+
+def label_vi(value: StrEnum) -> str:
+    """The Vietnamese name of an enum value (the value itself when none is defined).
+
+    >>> label_vi(ContactRole.it)
+    'CNTT'
+    """
+    return LABELS_VI.get(value, value.value)
+
+
+def parse_contact_role(text: str) -> ContactRole:
+    """A contact role from its English value or its Vietnamese name.
+
+    >>> parse_contact_role("Lãnh đạo"), parse_contact_role("it")
+    (<ContactRole.leader: 'leader'>, <ContactRole.it: 'it'>)
+
+    Raises ``ValueError`` naming the accepted values.
+    """
+    from inventory.text import fold
+
+    key = fold(text)
+    try:
+        return ContactRole(key)
+    except ValueError:
+        pass
+    found = _ROLE_ALIASES.get(key)
+    if found is None:
+        accepted = ", ".join(f"{r.value} ({LABELS_VI[r]})" for r in ContactRole)
+        raise ValueError(f"unknown contact role {text!r}; accepted: {accepted}")
+    return found

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
@@ -178,6 +179,10 @@ class Device(TimestampMixin, Base):
     assigned_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     snmp_profile_id: Mapped[int | None] = mapped_column(ForeignKey("credential_profiles.id"))
     ssh_profile_id: Mapped[int | None] = mapped_column(ForeignKey("credential_profiles.id"))
+    # UDP port of the SNMP agent when it differs from the profile's ``params["port"]`` (161).
+    snmp_port: Mapped[int | None] = mapped_column(Integer)
+    # False keeps a device (and its profiles) on record without polling it.
+    monitored: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     unit: Mapped[Unit] = relationship()
     site: Mapped[Site | None] = relationship()

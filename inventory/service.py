@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
+import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from inventory.db import utcnow
 from inventory.enums import (
@@ -42,7 +46,14 @@ from inventory.enums import (
     SoftwareStatus,
     UnitKind,
 )
-from inventory.errors import Conflict, NotFound, OpsError
+from inventory.errors import (
+    Conflict,
+    NotFound,
+    OpsError,
+    PermissionDenied,
+    Problem,
+    ValidationFailed,
+)
 from inventory.models import (
     AuditRecord,
     CredentialProfile,
@@ -61,6 +72,7 @@ from inventory.models import (
     subtree_filter,
 )
 from inventory.secrets import SecretBox
+from inventory.security import Principal, Role
 from inventory.text import fold, nfc, slugify
 
 # Columns never copied into audit records or exports.
@@ -145,6 +157,205 @@ def record_event(
     return event
 
 
+class _Unset:
+    """Marker for "not given" where ``None`` means "clear this value"."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Any = _Unset()
+
+# Codes (units, officers, sites, asset tags) are what people type, files carry and URLs hold:
+# upper-case ASCII letters, digits and "-", so "hn-001" and "HN-001" are one code.
+CODE_RE = re.compile(r"^[A-Z0-9](?:[A-Z0-9-]{0,62}[A-Z0-9])?$")
+# Names of services and credential profiles: lower-case words joined by "-", "_" or ".".
+NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._ -]{0,126}[A-Za-z0-9])?$")
+
+
+def _shown(value: str) -> str:
+    """``value`` with invisible characters made visible, for an error message."""
+    return "".join(
+        c if unicodedata.category(c)[0] not in "CZ" or c == " " else f"\\u{ord(c):04x}"
+        for c in value
+    )
+
+
+def _problem(entity: str, field: str, value: str, why_vi: str, why_en: str) -> ValidationFailed:
+    return ValidationFailed(
+        [
+            Problem(
+                file=entity,
+                row=None,
+                column=field,
+                value=_shown(value),
+                why_vi=why_vi,
+                why_en=why_en,
+            )
+        ],
+        message=f"Giá trị không hợp lệ ở {field}, không có gì được ghi / "
+        f"invalid {field}, nothing was written",
+    )
+
+
+def bad_char(value: str) -> str | None:
+    """The first character of ``value`` that user text may not hold, or None.
+
+    Control characters (NUL, C0, C1) break PostgreSQL and XLSX exports; format characters
+    (zero-width, bidi overrides) make two different values look the same.
+
+    >>> bad_char("Hà Nội"), bad_char("a\\x00b"), bad_char("HN\\u200b")
+    (None, '\\x00', '\\u200b')
+    """
+    for c in value:
+        if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            return c
+    return None
+
+
+def clean_text(
+    value: str, *, entity: str, field: str, max_length: int = 255, blank_ok: bool = False
+) -> str:
+    """NFC, stripped user text; raises :class:`ValidationFailed` naming the field when it holds
+    a control/format character, is blank or too long. Vietnamese letters are of course fine."""
+    text = nfc(value).strip()
+    c = bad_char(text)
+    if c is not None:
+        raise _problem(
+            entity,
+            field,
+            value,
+            f"có ký tự điều khiển/vô hình U+{ord(c):04X}",
+            f"contains the control or invisible character U+{ord(c):04X}",
+        )
+    if not text and not blank_ok:
+        raise _problem(entity, field, value, "không được để trống", "must not be blank")
+    if len(text) > max_length:
+        raise _problem(
+            entity,
+            field,
+            value[:40] + "…",
+            f"dài quá {max_length} ký tự",
+            f"longer than {max_length} characters",
+        )
+    return text
+
+
+def _opt_text(value: str | None, *, entity: str, field: str, max_length: int = 255) -> str | None:
+    if value is None:
+        return None
+    text = clean_text(value, entity=entity, field=field, max_length=max_length, blank_ok=True)
+    return text or None
+
+
+def clean_code(value: str, *, entity: str, field: str = "code") -> str:
+    """The canonical (upper-case) form of a code, or :class:`ValidationFailed`.
+
+    >>> clean_code(" hn-001 ", entity="unit")
+    'HN-001'
+    """
+    text = clean_text(value, entity=entity, field=field, max_length=64)
+    code = text.upper()
+    if not CODE_RE.match(code):
+        raise _problem(
+            entity,
+            field,
+            value,
+            "mã chỉ gồm chữ A-Z, số 0-9 và dấu '-' (không dấu, không khoảng trắng)",
+            "codes are letters A-Z, digits 0-9 and '-' (no diacritics, no spaces)",
+        )
+    return code
+
+
+def clean_name(value: str, *, entity: str, field: str = "name") -> str:
+    """A service or credential-profile name: ASCII letters, digits, ``-``, ``_``, ``.``, space."""
+    text = clean_text(value, entity=entity, field=field, max_length=128)
+    if not NAME_RE.match(text):
+        raise _problem(
+            entity,
+            field,
+            value,
+            "tên chỉ gồm chữ không dấu, số, '-', '_', '.'",
+            "names are ASCII letters, digits, '-', '_', '.'",
+        )
+    return text
+
+
+def check_port(value: int, *, entity: str, field: str = "port") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise _problem(
+            entity, field, str(value), "cổng phải từ 1 đến 65535", "a port is 1 to 65535"
+        )
+    return value
+
+
+def read_secret_source(
+    *, value: str | None = None, env: str | None = None, file: str | Path | None = None
+) -> str | None:
+    """A secret given directly, through an environment variable, or in a file (stripped of the
+    final newline; a PEM key keeps its inner lines). None when no source is given.
+
+    Raises :class:`OpsError` when the variable is unset or the file unreadable.
+    """
+    given = [x for x in (value, env, file) if x is not None]
+    if len(given) > 1:
+        raise OpsError(
+            "Chỉ một nguồn cho mỗi bí mật / give one source per secret (value, env or file)"
+        )
+    if value is not None:
+        return value
+    if env is not None:
+        found = os.environ.get(env)
+        if found is None or not found.strip():
+            raise OpsError(
+                f"Biến môi trường {env} chưa đặt / environment variable {env} is not set"
+            )
+        return found.rstrip("\n")
+    if file is not None:
+        try:
+            return Path(file).read_text(encoding="utf-8").rstrip("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OpsError(f"Không đọc được tệp / cannot read {file}: {exc}") from exc
+    return None
+
+
+SNMP_KINDS = frozenset({CredentialKind.snmp_v2c, CredentialKind.snmp_v3})
+
+
+def check_platform(platform: str) -> str:
+    """A known platform name (netmiko device_type / tldops platform), or ValidationFailed
+    listing them; the list is :data:`inventory.ansible.PLATFORM_CONNECTIONS`."""
+    from inventory.ansible import PLATFORM_CONNECTIONS
+
+    value = platform.strip().lower()
+    if value not in PLATFORM_CONNECTIONS:
+        raise _problem(
+            "device",
+            "platform",
+            platform,
+            "nền tảng không có trong danh sách",
+            f"unknown platform; known: {', '.join(sorted(PLATFORM_CONNECTIONS))}",
+        )
+    return value
+
+
+def _spellings(code: str) -> list[str]:
+    """A code as given and in its canonical upper case (rows written before codes were
+    canonical keep their spelling)."""
+    code = code.strip()
+    return sorted({code, code.upper()})
+
+
 def validate_ip(value: str) -> str:
     """Return the canonical text of an IPv4/IPv6 address or raise ``ValueError``."""
     return str(ipaddress.ip_address(value.strip()))
@@ -199,7 +410,41 @@ class AuditedService:
 
 
 class InventoryService(AuditedService):
-    """Operations on the inventory for one session and one acting user."""
+    """Operations on the inventory for one session and one acting user.
+
+    With a ``principal`` (the web API's caller), every object read or written must lie in the
+    principal's subtrees: one outside is reported missing (404) like a code that does not exist,
+    and a write needs ``it_staff`` or ``admin`` on the object's unit (403 otherwise). Without
+    one (the CLI, jobs) nothing is restricted.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        actor: str = "system",
+        clock: Callable[[], datetime] = utcnow,
+        principal: Principal | None = None,
+    ) -> None:
+        super().__init__(session, actor=actor, clock=clock)
+        self.principal = principal
+
+    def _visible(self, path: str, missing: str) -> None:
+        if self.principal is not None and not self.principal.can(Role.viewer, path):
+            raise NotFound(missing)
+
+    def _writable(self, path: str | None) -> None:
+        """The acting principal may change things on the unit at ``path``."""
+        if self.principal is None:
+            return
+        if path is None:
+            # Objects tied to no unit (credential profiles) are for admins of the whole tree.
+            if not self.principal.can(Role.admin, self.root().path):
+                raise PermissionDenied(
+                    "Chỉ quản trị toàn hệ thống / only administrators of the whole tree"
+                )
+            return
+        self.principal.require(Role.it_staff, path)
 
     # -- helpers -----------------------------------------------------------------------------
     def _update(self, obj: Any, entity: str, key: str, changes: dict[str, Any]) -> None:
@@ -231,10 +476,18 @@ class InventoryService(AuditedService):
 
     # -- units -------------------------------------------------------------------------------
     def unit(self, code: str) -> Unit:
-        found = self.session.scalar(select(Unit).where(Unit.code == code))
+        missing = f"Không có đơn vị mã {code!r} / no unit with code {code!r}"
+        found = self.session.scalar(select(Unit).where(Unit.code.in_(_spellings(code))))
         if found is None:
-            raise NotFound(f"Không có đơn vị mã {code!r} / no unit with code {code!r}")
+            raise NotFound(missing)
+        self._visible(found.path, missing)
         return found
+
+    def _unit_w(self, code: str) -> Unit:
+        """``unit(code)`` that the acting principal may also change."""
+        unit = self.unit(code)
+        self._writable(unit.path)
+        return unit
 
     def root(self) -> Unit:
         found = self.session.scalar(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))
@@ -256,10 +509,13 @@ class InventoryService(AuditedService):
         parent_code: str | None = None,
     ) -> Unit:
         """Add a unit under ``parent_code`` (None only for the root)."""
-        code, name = nfc(code.strip()), nfc(name.strip())
-        if self.session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
+        code = clean_code(code, entity="unit")
+        name = clean_text(name, entity="unit", field="name")
+        if self.session.scalar(select(Unit.id).where(func.upper(Unit.code) == code)) is not None:
             raise Conflict(f"Mã đơn vị {code!r} đã tồn tại / unit code {code!r} already exists")
-        parent = self.unit(parent_code) if parent_code else None
+        parent = self._unit_w(parent_code) if parent_code else None
+        if parent is None:
+            self._writable(None)
         if parent is None and self.session.scalar(select(Unit.id).limit(1)) is not None:
             raise Conflict(
                 "Đã có đơn vị gốc / the tree already has a root",
@@ -291,17 +547,17 @@ class InventoryService(AuditedService):
     def update_unit(
         self, code: str, *, name: str | None = None, kind: UnitKind | None = None
     ) -> Unit:
-        unit = self.unit(code)
+        unit = self._unit_w(code)
         changes: dict[str, Any] = {"kind": kind}
         if name is not None:
-            changes["name"] = nfc(name.strip())
+            changes["name"] = clean_text(name, entity="unit", field="name")
             changes["slug"] = slugify(changes["name"])
         self._update(unit, "unit", code, changes)
         return unit
 
     def move_unit(self, code: str, *, new_parent_code: str) -> Unit:
         """Re-parent a unit; the paths of its whole subtree follow in one UPDATE."""
-        unit, parent = self.unit(code), self.unit(new_parent_code)
+        unit, parent = self._unit_w(code), self._unit_w(new_parent_code)
         if parent.path.startswith(unit.path):
             raise Conflict(
                 f"Không thể chuyển {code} vào chính cây con của nó / "
@@ -350,9 +606,11 @@ class InventoryService(AuditedService):
 
     # -- sites -------------------------------------------------------------------------------
     def site(self, code: str) -> Site:
-        found = self.session.scalar(select(Site).where(Site.code == code))
+        missing = f"Không có địa điểm {code!r} / no site {code!r}"
+        found = self.session.scalar(select(Site).where(Site.code.in_(_spellings(code))))
         if found is None:
-            raise NotFound(f"Không có địa điểm {code!r} / no site {code!r}")
+            raise NotFound(missing)
+        self._visible(found.unit.path, missing)
         return found
 
     def create_site(
@@ -364,13 +622,16 @@ class InventoryService(AuditedService):
         kind: SiteKind = SiteKind.office,
         address: str | None = None,
     ) -> Site:
-        unit = self.unit(unit_code)
+        unit = self._unit_w(unit_code)
+        code = clean_code(code, entity="site")
+        if self.session.scalar(select(Site.id).where(func.upper(Site.code) == code)) is not None:
+            raise Conflict(f"Mã địa điểm {code!r} đã tồn tại / site code {code!r} already exists")
         site = Site(
             code=code,
-            name=nfc(name),
+            name=clean_text(name, entity="site", field="name"),
             unit_id=unit.id,
             kind=kind,
-            address=nfc(address) if address else None,
+            address=_opt_text(address, entity="site", field="address", max_length=500),
         )
         self.session.add(site)
         self.session.flush()
@@ -381,9 +642,11 @@ class InventoryService(AuditedService):
 
     # -- officers ----------------------------------------------------------------------------
     def officer(self, code: str) -> Officer:
-        found = self.session.scalar(select(Officer).where(Officer.code == code))
+        missing = f"Không có cán bộ mã {code!r} / no officer with code {code!r}"
+        found = self.session.scalar(select(Officer).where(Officer.code.in_(_spellings(code))))
         if found is None:
-            raise NotFound(f"Không có cán bộ mã {code!r} / no officer with code {code!r}")
+            raise NotFound(missing)
+        self._visible(found.unit.path, missing)
         return found
 
     def create_officer(
@@ -398,19 +661,20 @@ class InventoryService(AuditedService):
         phone: str | None = None,
         it_staff: bool = False,
     ) -> Officer:
-        unit = self.unit(unit_code)
-        if self.session.scalar(select(Officer.id).where(Officer.code == code)) is not None:
+        code = clean_code(code, entity="officer")
+        name = clean_text(full_name, entity="officer", field="full_name")
+        unit = self._unit_w(unit_code)
+        if self.session.scalar(select(Officer.id).where(func.upper(Officer.code) == code)):
             raise Conflict(f"Mã cán bộ {code!r} đã tồn tại / officer code {code!r} already exists")
-        name = nfc(full_name.strip())
         off = Officer(
             code=code,
             full_name=name,
             name_ascii=fold(name),
             unit_id=unit.id,
-            position=nfc(position) if position else None,
+            position=_opt_text(position, entity="officer", field="position"),
             full_time=full_time,
-            email=email,
-            phone=phone,
+            email=_opt_text(email, entity="officer", field="email"),
+            phone=_opt_text(phone, entity="officer", field="phone", max_length=64),
             it_staff=it_staff,
         )
         self.session.add(off)
@@ -435,24 +699,36 @@ class InventoryService(AuditedService):
     ) -> Officer:
         """Change an officer; ``unit_code`` moves them to another unit."""
         off = self.officer(code)
+        self._writable(off.unit.path)
         changes: dict[str, Any] = {
-            "position": nfc(position) if position else None,
+            "position": _opt_text(position, entity="officer", field="position"),
             "full_time": full_time,
-            "email": email,
-            "phone": phone,
+            "email": _opt_text(email, entity="officer", field="email"),
+            "phone": _opt_text(phone, entity="officer", field="phone", max_length=64),
             "it_staff": it_staff,
             "active": active,
         }
         if full_name is not None:
-            changes["full_name"] = nfc(full_name.strip())
+            changes["full_name"] = clean_text(full_name, entity="officer", field="full_name")
             changes["name_ascii"] = fold(changes["full_name"])
         if unit_code is not None:
-            changes["unit_id"] = self.unit(unit_code).id
-        self._update(off, "officer", code, changes)
+            changes["unit_id"] = self._unit_w(unit_code).id
+        self._update(off, "officer", off.code, changes)
         return off
 
     def add_contact(self, *, unit_code: str, officer_code: str, role: ContactRole) -> UnitContact:
-        unit, off = self.unit(unit_code), self.officer(officer_code)
+        """Make an officer a contact of a unit in ``role`` (idempotent); the officer must be
+        active."""
+        role = ContactRole(role)
+        unit, off = self._unit_w(unit_code), self.officer(officer_code)
+        if not off.active:
+            raise _problem(
+                "unit_contact",
+                "officer_code",
+                officer_code,
+                "cán bộ đã nghỉ (không còn hoạt động)",
+                "the officer is not active",
+            )
         existing = self.session.scalar(
             select(UnitContact).where(
                 UnitContact.unit_id == unit.id,
@@ -475,6 +751,47 @@ class InventoryService(AuditedService):
         )
         return contact
 
+    def remove_contact(self, *, unit_code: str, role: ContactRole, officer_code: str) -> None:
+        """Remove one contact; NotFound if the officer is not that unit's contact in ``role``."""
+        role = ContactRole(role)
+        unit, off = self._unit_w(unit_code), self.officer(officer_code)
+        row = self.session.scalar(
+            select(UnitContact).where(
+                UnitContact.unit_id == unit.id,
+                UnitContact.officer_id == off.id,
+                UnitContact.role == role,
+            )
+        )
+        if row is None:
+            raise NotFound(
+                f"{off.code} không là đầu mối {role.value} của {unit.code} / "
+                f"{off.code} is not a {role.value} contact of {unit.code}"
+            )
+        before = row_snapshot(row)
+        self.session.delete(row)
+        self.session.flush()
+        self._audit(
+            "delete",
+            "unit_contact",
+            f"{unit.code}/{off.code}/{role.value}",
+            before=before,
+            after=None,
+            unit_path=unit.path,
+        )
+
+    def unit_contacts(self, unit_code: str, role: ContactRole | None = None) -> list[UnitContact]:
+        """Contacts of one unit (each with ``.officer`` loaded), by role then officer code."""
+        unit = self.unit(unit_code)
+        q = (
+            select(UnitContact)
+            .join(Officer, Officer.id == UnitContact.officer_id)
+            .where(UnitContact.unit_id == unit.id)
+            .options(joinedload(UnitContact.officer))
+        )
+        if role is not None:
+            q = q.where(UnitContact.role == ContactRole(role))
+        return list(self.session.scalars(q.order_by(UnitContact.role, Officer.code)).all())
+
     def contacts(self, unit_code: str, *, role: ContactRole | None = None) -> Sequence[Officer]:
         """Officers who answer for the unit (in ``role`` if given)."""
         unit = self.unit(unit_code)
@@ -489,10 +806,19 @@ class InventoryService(AuditedService):
 
     # -- devices -----------------------------------------------------------------------------
     def device(self, asset_tag: str) -> Device:
-        found = self.session.scalar(select(Device).where(Device.asset_tag == asset_tag))
+        missing = f"Không có thiết bị {asset_tag!r} / no device {asset_tag!r}"
+        found = self.session.scalar(
+            select(Device).where(Device.asset_tag.in_(_spellings(asset_tag)))
+        )
         if found is None:
-            raise NotFound(f"Không có thiết bị {asset_tag!r} / no device {asset_tag!r}")
+            raise NotFound(missing)
+        self._visible(found.unit.path, missing)
         return found
+
+    def _device_w(self, asset_tag: str) -> Device:
+        dev = self.device(asset_tag)
+        self._writable(dev.unit.path)
+        return dev
 
     def create_device(
         self,
@@ -512,9 +838,14 @@ class InventoryService(AuditedService):
         cost_vnd: int | None = None,
         warranty_end: date | None = None,
     ) -> Device:
-        unit = self.unit(unit_code)
-        if self.session.scalar(select(Device.id).where(Device.asset_tag == asset_tag)):
+        asset_tag = clean_code(asset_tag, entity="device", field="asset_tag")
+        unit = self._unit_w(unit_code)
+        if self.session.scalar(select(Device.id).where(func.upper(Device.asset_tag) == asset_tag)):
             raise Conflict(f"Mã tài sản {asset_tag!r} đã tồn tại / asset tag already exists")
+        hostname = _opt_text(hostname, entity="device", field="hostname")
+        vendor = _opt_text(vendor, entity="device", field="vendor", max_length=128)
+        model = _opt_text(model, entity="device", field="model", max_length=128)
+        serial = _opt_text(serial, entity="device", field="serial", max_length=128)
         if mgmt_ip:
             try:
                 mgmt_ip = validate_ip(mgmt_ip)
@@ -557,19 +888,26 @@ class InventoryService(AuditedService):
         site_code: str | None = None,
         warranty_end: date | None = None,
     ) -> Device:
-        dev = self.device(asset_tag)
+        dev = self._device_w(asset_tag)
+        if mgmt_ip:
+            try:
+                mgmt_ip = validate_ip(mgmt_ip)
+            except ValueError as exc:
+                raise _problem(
+                    "device", "mgmt_ip", mgmt_ip, "không phải địa chỉ IP", "not an IP address"
+                ) from exc
         changes: dict[str, Any] = {
             "status": status,
-            "hostname": hostname,
-            "platform": platform,
+            "hostname": _opt_text(hostname, entity="device", field="hostname"),
+            "platform": check_platform(platform) if platform else None,
             "warranty_end": warranty_end,
-            "mgmt_ip": validate_ip(mgmt_ip) if mgmt_ip else None,
+            "mgmt_ip": mgmt_ip or None,
         }
         if unit_code is not None:
-            changes["unit_id"] = self.unit(unit_code).id
+            changes["unit_id"] = self._unit_w(unit_code).id
         if site_code is not None:
             changes["site_id"] = self.site(site_code).id
-        self._update(dev, "device", asset_tag, changes)
+        self._update(dev, "device", dev.asset_tag, changes)
         if status in (DeviceStatus.retired,) and dev.assigned_officer_id is not None:
             self.return_device(asset_tag, note="retired")
         return dev
@@ -578,7 +916,7 @@ class InventoryService(AuditedService):
         self, asset_tag: str, *, officer_code: str, on: date | None = None, note: str | None = None
     ) -> Custody:
         """Hand a device to an officer; a previous holder's custody is closed the same day."""
-        dev, off = self.device(asset_tag), self.officer(officer_code)
+        dev, off = self._device_w(asset_tag), self.officer(officer_code)
         day = on or self.clock().date()
         if dev.assigned_officer_id == off.id:
             open_row = self._open_custody(dev.id)
@@ -606,7 +944,7 @@ class InventoryService(AuditedService):
         self, asset_tag: str, *, on: date | None = None, note: str | None = None
     ) -> Custody | None:
         """Close the current custody of a device (no-op if nobody holds it)."""
-        dev = self.device(asset_tag)
+        dev = self._device_w(asset_tag)
         row = self._open_custody(dev.id)
         before = row_snapshot(dev)
         if row is not None:
@@ -626,6 +964,106 @@ class InventoryService(AuditedService):
             unit_path=self._path_of(dev),
         )
         return row
+
+    def set_device(
+        self,
+        asset_tag: str,
+        *,
+        platform: str | None = UNSET,
+        snmp_profile: str | None = UNSET,
+        ssh_profile: str | None = UNSET,
+        snmp_port: int | None = UNSET,
+        monitored: bool = UNSET,
+        site_code: str | None = UNSET,
+    ) -> Device:
+        """Set how a device is reached and watched; an argument left out is left alone and
+        ``None`` clears it. Profiles are given by name and must be of the right kind (an SNMP
+        profile for ``snmp_profile``, an SSH one for ``ssh_profile``); ``snmp_port`` overrides the
+        SNMP profile's port; ``platform`` is one of :data:`inventory.ansible.PLATFORM_CONNECTIONS`.
+        Audited with before/after::
+
+            svc.set_device("HN-SW-1", platform="cisco_ios", snmp_profile="snmp-hn",
+                           ssh_profile="ssh-net", snmp_port=1161, monitored=True)
+        """
+        dev = self._device_w(asset_tag)
+        changes: dict[str, Any] = {}
+        if platform is not UNSET:
+            changes["platform"] = check_platform(platform) if platform else None
+        if snmp_profile is not UNSET:
+            changes["snmp_profile_id"] = (
+                self._profile_of_kind(snmp_profile, SNMP_KINDS, "snmp_profile").id
+                if snmp_profile
+                else None
+            )
+        if ssh_profile is not UNSET:
+            changes["ssh_profile_id"] = (
+                self._profile_of_kind(ssh_profile, {CredentialKind.ssh}, "ssh_profile").id
+                if ssh_profile
+                else None
+            )
+        if snmp_port is not UNSET:
+            changes["snmp_port"] = (
+                check_port(snmp_port, entity="device", field="snmp_port")
+                if snmp_port is not None
+                else None
+            )
+        if monitored is not UNSET:
+            if not isinstance(monitored, bool):
+                raise _problem(
+                    "device", "monitored", str(monitored), "phải là có/không", "must be yes or no"
+                )
+            changes["monitored"] = monitored
+        if site_code is not UNSET:
+            if site_code is None:
+                changes["site_id"] = None
+            else:
+                site = self.site(site_code)
+                if not dev.unit.path.startswith(site.unit.path) and not site.unit.path.startswith(
+                    dev.unit.path
+                ):
+                    raise _problem(
+                        "device",
+                        "site",
+                        site_code,
+                        "địa điểm thuộc đơn vị khác nhánh",
+                        "the site belongs to a unit outside the device's branch",
+                    )
+                changes["site_id"] = site.id
+        self._set(dev, "device", dev.asset_tag, changes)
+        return dev
+
+    def _profile_of_kind(
+        self, name: str, kinds: set[CredentialKind] | frozenset[CredentialKind], field: str
+    ) -> CredentialProfile:
+        prof = self.credential(name)
+        if prof.kind not in kinds:
+            wanted = "SNMP" if CredentialKind.ssh not in kinds else "SSH"
+            raise _problem(
+                "device",
+                field,
+                name,
+                f"hồ sơ {name!r} là {prof.kind.value}, cần hồ sơ {wanted}",
+                f"profile {name!r} is {prof.kind.value}, an {wanted} profile is needed",
+            )
+        return prof
+
+    def _set(self, obj: Any, entity: str, key: str, changes: dict[str, Any]) -> None:
+        """Like ``_update`` but ``None`` in ``changes`` clears the column."""
+        changes = {k: v for k, v in changes.items() if getattr(obj, k) != v}
+        if not changes:
+            return
+        before = row_snapshot(obj)
+        for k, v in changes.items():
+            setattr(obj, k, v)
+        self.session.flush()
+        self._audit(
+            "update",
+            entity,
+            key,
+            before=before,
+            after=row_snapshot(obj),
+            unit_path=self._path_of(obj),
+        )
 
     def _open_custody(self, device_id: int) -> Custody | None:
         return self.session.scalar(
@@ -735,6 +1173,87 @@ class InventoryService(AuditedService):
             raise NotFound(f"Không có hồ sơ xác thực {name!r} / no credential profile {name!r}")
         return found
 
+    def credentials(self) -> list[CredentialProfile]:
+        """Every credential profile, by name (secrets stay sealed)."""
+        return list(
+            self.session.scalars(select(CredentialProfile).order_by(CredentialProfile.name))
+        )
+
+    def credential_users(self, name: str) -> int:
+        """How many devices use the profile (as SNMP or SSH profile)."""
+        prof = self.credential(name)
+        return int(
+            self.session.scalar(
+                select(func.count(Device.id)).where(
+                    (Device.snmp_profile_id == prof.id) | (Device.ssh_profile_id == prof.id)
+                )
+            )
+            or 0
+        )
+
+    def credential_summary(self, name: str) -> dict[str, Any]:
+        """What an operator may see of a profile: kind, user, parameters, which secret fields it
+        holds (names only, never values) and how many devices use it."""
+        prof = self.credential(name)
+        params = dict(prof.params or {})
+        fields = params.pop("secret_fields", None)
+        return {
+            "name": prof.name,
+            "kind": prof.kind.value,
+            "username": prof.username,
+            "port": params.get("port"),
+            "params": params,
+            "secret_fields": list(fields) if fields is not None else None,
+            "devices": self.credential_users(name),
+            "updated_at": prof.updated_at.isoformat() if prof.updated_at else None,
+        }
+
+    def _check_secret(
+        self,
+        kind: CredentialKind,
+        secret: dict[str, Any],
+        params: dict[str, Any],
+        username: str | None,
+    ) -> None:
+        for field, value in secret.items():
+            if not isinstance(value, str):
+                raise _problem("credential_profile", field, "…", "phải là chuỗi", "must be text")
+            if field != "private_key" and bad_char(value) is not None:
+                raise _problem(
+                    "credential_profile",
+                    field,
+                    "…",
+                    "có ký tự điều khiển/vô hình",
+                    "contains a control or invisible character",
+                )
+        if kind is CredentialKind.snmp_v3:
+            if not username:
+                raise OpsError("SNMPv3 cần tên người dùng / SNMPv3 needs a username")
+            missing = {"auth_key", "priv_key"} - set(secret)
+            if params.get("security_level") == "authPriv" and missing:
+                raise OpsError(f"SNMPv3 authPriv thiếu / missing: {', '.join(sorted(missing))}")
+        if kind is CredentialKind.snmp_v2c and "community" not in secret:
+            raise OpsError("SNMP v2c cần community / SNMP v2c needs a community")
+        if kind is CredentialKind.ssh:
+            if not username:
+                raise OpsError("SSH cần tên người dùng / SSH needs a username")
+            if not ({"password", "private_key"} & set(secret)):
+                raise OpsError(
+                    "SSH cần mật khẩu hoặc khóa riêng / SSH needs a password or a private key",
+                    hint="--password-env VAR, or --private-key-file PATH / --private-key-env VAR",
+                )
+            key = secret.get("private_key")
+            if key is not None and "PRIVATE KEY-----" not in key:
+                raise _problem(
+                    "credential_profile",
+                    "private_key",
+                    "…",
+                    "không phải khóa riêng dạng PEM/OpenSSH",
+                    "not a PEM/OpenSSH private key",
+                )
+            if "passphrase" in secret and key is None:
+                raise OpsError("Mật khẩu khóa cần khóa riêng / a passphrase needs a private key")
+
     def create_credential(
         self,
         *,
@@ -744,29 +1263,39 @@ class InventoryService(AuditedService):
         box: SecretBox,
         username: str | None = None,
         params: dict[str, Any] | None = None,
+        port: int | None = None,
     ) -> CredentialProfile:
         """Store a credential profile; ``secret`` is sealed with ``box`` and never audited.
 
-        SNMP v3 profiles default to authPriv with SHA and AES::
+        Secret fields: ``community`` (SNMP v2c), ``auth_key``/``priv_key`` (SNMP v3),
+        ``password`` and/or ``private_key`` (PEM) + ``passphrase`` (SSH). ``port`` is the
+        profile's default port (``params["port"]``: SNMP 161, SSH 22 when absent); a device's
+        ``snmp_port`` overrides it. SNMP v3 profiles default to authPriv with SHA and AES::
 
             svc.create_credential(name="snmp-hq", kind=CredentialKind.snmp_v3,
                                   username="tldops", box=box,
                                   secret={"auth_key": "...", "priv_key": "..."})
         """
+        self._writable(None)
+        kind = CredentialKind(kind)
+        name = clean_name(name, entity="credential_profile")
         if self.session.scalar(select(CredentialProfile.id).where(CredentialProfile.name == name)):
             raise Conflict(f"Hồ sơ {name!r} đã tồn tại / profile {name!r} already exists")
+        username = _opt_text(
+            username, entity="credential_profile", field="username", max_length=128
+        )
         params = dict(params or {})
+        if port is not None:
+            params["port"] = port
+        if "port" in params:
+            params["port"] = check_port(params["port"], entity="credential_profile")
         if kind is CredentialKind.snmp_v3:
             params.setdefault("auth_protocol", "SHA")
             params.setdefault("priv_protocol", "AES")
             params.setdefault("security_level", "authPriv")
-            if not username:
-                raise OpsError("SNMPv3 cần tên người dùng / SNMPv3 needs a username")
-            missing = {"auth_key", "priv_key"} - set(secret)
-            if params["security_level"] == "authPriv" and missing:
-                raise OpsError(f"SNMPv3 authPriv thiếu / missing: {', '.join(sorted(missing))}")
-        if kind is CredentialKind.snmp_v2c and "community" not in secret:
-            raise OpsError("SNMP v2c cần community / SNMP v2c needs a community")
+        secret = {k: v for k, v in secret.items() if v is not None}
+        self._check_secret(kind, secret, params, username)
+        params["secret_fields"] = sorted(secret)
         prof = CredentialProfile(
             name=name, kind=kind, username=username, params=params, secret_blob=box.seal(secret)
         )
@@ -782,17 +1311,82 @@ class InventoryService(AuditedService):
         )
         return prof
 
+    def rotate_credential(
+        self,
+        name: str,
+        *,
+        secret: dict[str, Any],
+        box: SecretBox,
+        username: str | None = UNSET,
+        port: int | None = UNSET,
+        replace: bool = False,
+    ) -> CredentialProfile:
+        """Change a profile's secret (and optionally its user or port) in place; devices keep
+        using it. Fields given replace those stored; ``replace=True`` drops the others (e.g. an
+        SSH password when moving to a key). The audit says which fields changed, never values.
+        """
+        self._writable(None)
+        prof = self.credential(name)
+        old = box.open(prof.secret_blob)
+        given = {k: v for k, v in secret.items() if v is not None}
+        new = dict(given) if replace else {**old, **given}
+        params = dict(prof.params or {})
+        if port is not UNSET:
+            if port is None:
+                params.pop("port", None)
+            else:
+                params["port"] = check_port(port, entity="credential_profile")
+        user = (
+            prof.username
+            if username is UNSET
+            else _opt_text(username, entity="credential_profile", field="username", max_length=128)
+        )
+        self._check_secret(prof.kind, new, params, user)
+        params["secret_fields"] = sorted(new)
+        before = row_snapshot(prof)
+        prof.secret_blob = box.seal(new)
+        prof.params = params
+        prof.username = user
+        prof.updated_at = self.clock()
+        self.session.flush()
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        self._audit(
+            "rotate",
+            "credential_profile",
+            prof.name,
+            before=before,
+            after=row_snapshot(prof),
+            note=f"secret fields changed: {', '.join(changed) or 'none'}",
+        )
+        return prof
+
+    def remove_credential(self, name: str) -> None:
+        """Delete a profile no device uses (Conflict naming how many still do)."""
+        self._writable(None)
+        prof = self.credential(name)
+        users = self.credential_users(name)
+        if users:
+            raise Conflict(
+                f"Hồ sơ {prof.name!r} đang được {users} thiết bị dùng / "
+                f"profile {prof.name!r} is used by {users} device(s)",
+                hint="move them to another profile first: "
+                "`tldops inventory device set TAG --snmp-profile OTHER` (or --ssh-profile)",
+            )
+        before = row_snapshot(prof)
+        self.session.delete(prof)
+        self.session.flush()
+        self._audit("delete", "credential_profile", prof.name, before=before, after=None)
+
     def attach_credentials(
         self, asset_tag: str, *, snmp: str | None = None, ssh: str | None = None
     ) -> Device:
-        changes: dict[str, Any] = {}
+        """Link profiles to a device (older form of :meth:`set_device`; None leaves alone)."""
+        kwargs: dict[str, Any] = {}
         if snmp is not None:
-            changes["snmp_profile_id"] = self.credential(snmp).id
+            kwargs["snmp_profile"] = snmp
         if ssh is not None:
-            changes["ssh_profile_id"] = self.credential(ssh).id
-        dev = self.device(asset_tag)
-        self._update(dev, "device", asset_tag, changes)
-        return dev
+            kwargs["ssh_profile"] = ssh
+        return self.set_device(asset_tag, **kwargs)
 
     # -- networks ----------------------------------------------------------------------------
     def create_vlan(self, *, site_code: str, vid: int, name: str) -> Vlan:
@@ -881,6 +1475,62 @@ class InventoryService(AuditedService):
         return best[1] if best else None
 
     # -- services ----------------------------------------------------------------------------
+    def service(self, name: str) -> Service:
+        missing = f"Không có dịch vụ {name!r} / no monitored service {name!r}"
+        found = self.session.scalar(select(Service).where(Service.name == nfc(name.strip())))
+        if found is None:
+            raise NotFound(missing)
+        self._visible(found.unit.path, missing)
+        return found
+
+    def _service_fields(
+        self,
+        kind: ServiceKind,
+        target: str,
+        port: int | None,
+        expect: str | int | None,
+        params: dict[str, Any],
+    ) -> tuple[str, dict[str, Any]]:
+        """Validated target and params; ``port``/``expect`` land where the checks read them."""
+        target = clean_text(target, entity="service", field="target", max_length=500)
+        params = dict(params)
+        if port is not None:
+            params["port"] = check_port(port, entity="service")
+        if expect is not None:
+            if kind is ServiceKind.http:
+                try:
+                    status = int(expect)
+                except (TypeError, ValueError) as exc:
+                    raise _problem(
+                        "service",
+                        "expect",
+                        str(expect),
+                        "HTTP cần mã trạng thái (vd 200)",
+                        "HTTP expects a status code such as 200",
+                    ) from exc
+                if not 100 <= status <= 599:
+                    raise _problem(
+                        "service",
+                        "expect",
+                        str(expect),
+                        "mã trạng thái từ 100 đến 599",
+                        "a status code is 100 to 599",
+                    )
+                params["expect_status"] = status
+            else:
+                params["expect"] = clean_text(
+                    str(expect), entity="service", field="expect", max_length=255
+                )
+        if kind in (ServiceKind.http,) and not target.startswith(("http://", "https://")):
+            raise _problem(
+                "service",
+                "target",
+                target,
+                "HTTP cần URL http:// hoặc https://",
+                "an HTTP check needs an http(s):// URL",
+            )
+        return target, params
+
     def create_service(
         self,
         *,
@@ -890,15 +1540,27 @@ class InventoryService(AuditedService):
         unit_code: str,
         params: dict[str, Any] | None = None,
         site_code: str | None = None,
+        port: int | None = None,
+        expect: str | int | None = None,
+        enabled: bool = True,
     ) -> Service:
-        unit = self.unit(unit_code)
+        """A service for monitoring to check. ``target``: URL (http), ``host:port`` (tcp, tls,
+        smtp), a name (dns) or an address (icmp); ``port`` is the default port when the target
+        has none; ``expect`` is the HTTP status (http) or the expected answer (dns, banner)."""
+        kind = ServiceKind(kind)
+        name = clean_text(name, entity="service", field="name", max_length=128)
+        unit = self._unit_w(unit_code)
+        if self.session.scalar(select(Service.id).where(Service.name == name)) is not None:
+            raise Conflict(f"Dịch vụ {name!r} đã tồn tại / service {name!r} already exists")
+        target, params = self._service_fields(kind, target, port, expect, params or {})
         svc = Service(
             name=name,
             kind=kind,
             target=target,
             unit_id=unit.id,
             site_id=self.site(site_code).id if site_code else None,
-            params=params or {},
+            params=params,
+            enabled=enabled,
         )
         self.session.add(svc)
         self.session.flush()
@@ -906,3 +1568,90 @@ class InventoryService(AuditedService):
             "create", "service", name, before=None, after=row_snapshot(svc), unit_path=unit.path
         )
         return svc
+
+    def add_service(
+        self,
+        *,
+        unit_code: str,
+        name: str,
+        kind: ServiceKind,
+        target: str,
+        port: int | None = None,
+        expect: str | int | None = None,
+        enabled: bool = True,
+        params: dict[str, Any] | None = None,
+        site_code: str | None = None,
+    ) -> Service:
+        """:meth:`create_service` with the operator's argument order (CLI, API, web form)."""
+        return self.create_service(
+            name=name,
+            kind=kind,
+            target=target,
+            unit_code=unit_code,
+            params=params,
+            site_code=site_code,
+            port=port,
+            expect=expect,
+            enabled=enabled,
+        )
+
+    def update_service(
+        self,
+        name: str,
+        *,
+        kind: ServiceKind | None = None,
+        target: str | None = None,
+        unit_code: str | None = None,
+        port: int | None = UNSET,
+        expect: str | int | None = UNSET,
+        enabled: bool | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Service:
+        """Change a service; ``None`` leaves a field alone, except ``port``/``expect`` where
+        ``None`` removes it. ``params`` given are merged into the stored ones."""
+        row = self.service(name)
+        self._writable(row.unit.path)
+        new_kind = ServiceKind(kind) if kind is not None else row.kind
+        merged = {**(row.params or {}), **(params or {})}
+        if port is None:
+            merged.pop("port", None)
+        if expect is None:
+            merged.pop("expect", None)
+            merged.pop("expect_status", None)
+        new_target, merged = self._service_fields(
+            new_kind,
+            target if target is not None else row.target,
+            port if port is not UNSET else None,
+            expect if expect is not UNSET else None,
+            merged,
+        )
+        changes: dict[str, Any] = {"kind": new_kind, "target": new_target, "params": merged}
+        if enabled is not None:
+            changes["enabled"] = bool(enabled)
+        if unit_code is not None:
+            changes["unit_id"] = self._unit_w(unit_code).id
+        self._set(row, "service", row.name, changes)
+        return row
+
+    def remove_service(self, name: str) -> None:
+        row = self.service(name)
+        self._writable(row.unit.path)
+        before, path = row_snapshot(row), row.unit.path
+        self.session.delete(row)
+        self.session.flush()
+        self._audit("delete", "service", row.name, before=before, after=None, unit_path=path)
+
+    def services(self, unit_code: str | None = None, subtree: bool = True) -> list[Service]:
+        """Services of a unit (its whole subtree unless ``subtree=False``; default: the root's
+        subtree), restricted to what the acting principal may see."""
+        q = select(Service).join(Unit, Unit.id == Service.unit_id)
+        if unit_code is not None:
+            unit = self.unit(unit_code)
+            q = q.where(subtree_filter(Unit.path, unit.path) if subtree else Unit.id == unit.id)
+        if self.principal is not None:
+            q = q.where(self.principal.visible_filter(Unit.path))
+        return list(
+            self.session.scalars(
+                q.options(joinedload(Service.unit)).order_by(Unit.path, Service.name)
+            )
+        )
