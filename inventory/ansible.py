@@ -50,8 +50,9 @@ from inventory.secrets import credential_env_var
 from inventory.service import InventoryService
 from inventory.text import slugify
 
-# netmiko/tldops platform → (ansible_connection, ansible_network_os). Platforms not listed get
-# no connection variables (Ansible's defaults apply).
+# netmiko/tldops platform → (ansible_connection, ansible_network_os). This is the one list of
+# platforms: ``InventoryService.set_device`` accepts exactly these names. Rows stored before
+# that check with another name get no connection variables (Ansible's defaults apply).
 PLATFORM_CONNECTIONS: Mapping[str, tuple[str, str | None]] = {
     "cisco_ios": ("ansible.netcommon.network_cli", "cisco.ios.ios"),
     "cisco_xe": ("ansible.netcommon.network_cli", "cisco.ios.ios"),
@@ -64,7 +65,12 @@ PLATFORM_CONNECTIONS: Mapping[str, tuple[str, str | None]] = {
     "huawei": ("ansible.netcommon.network_cli", "community.network.ce"),
     "vyos": ("ansible.netcommon.network_cli", "vyos.vyos.vyos"),
     "fortinet": ("ansible.netcommon.httpapi", "fortinet.fortios.fortios"),
+    "dell_os10": ("ansible.netcommon.network_cli", "dellemc.os10.os10"),
+    "aruba_aoscx": ("ansible.netcommon.httpapi", "arubanetworks.aoscx.aoscx"),
+    "ruckus_fastiron": ("ansible.netcommon.network_cli", "community.network.icx"),
+    "ubiquiti_edgeswitch": ("ansible.netcommon.network_cli", "community.network.edgeswitch"),
     "linux": ("ssh", None),
+    "freebsd": ("ssh", None),
 }
 
 
@@ -256,7 +262,19 @@ def build_inventory(session: Session, *, unit_code: str | None = None) -> Ansibl
             port = (ssh.params or {}).get("port")
             if port:
                 hv["ansible_port"] = int(port)
-            hv["ansible_password"] = password_var[ssh.id]
+            fields = (ssh.params or {}).get("secret_fields")
+            # Profiles from before ``secret_fields`` was recorded hold a password.
+            if fields is None or "password" in fields:
+                hv["ansible_password"] = password_var[ssh.id]
+            if fields is not None and "private_key" in fields:
+                # ansible-core 2.19 takes the key itself (through ssh-agent), not only a file.
+                hv["ansible_ssh_private_key"] = env_lookup(
+                    credential_env_var(ssh.name, "private_key")
+                )
+                if "passphrase" in fields:
+                    hv["ansible_ssh_private_key_passphrase"] = env_lookup(
+                        credential_env_var(ssh.name, "passphrase")
+                    )
         hv.update(connection_vars(d.platform))
         kind = d.kind.value
         snmp = profiles.get(d.snmp_profile_id) if d.snmp_profile_id is not None else None

@@ -1,8 +1,9 @@
 """``tldops inventory`` / ``tldops targets`` / ``tldops db``.
 
 Core commands live here; larger command families live in sibling modules that expose
-``register(app)`` (``cli_transfer`` import/export, ``cli_demo`` demo data, ``cli_ansible``
-dynamic inventory) or their own app (``cli_targets.targets_app``).
+``register(app)`` (``cli_manage`` device/contact/credential settings, ``cli_transfer``
+import/export, ``cli_demo`` demo data, ``cli_ansible`` dynamic inventory) or their own app
+(``cli_targets.targets_app``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from rich.table import Table
 from rich.tree import Tree
 from sqlalchemy import func, select
 
-from inventory.enums import CredentialKind
 from inventory.models import Device, Officer, Unit
 from inventory.runtime import cli_session, console, current_actor, get_engine
-from inventory.secrets import SecretBox, generate_key
+from inventory.secrets import generate_key
 from inventory.service import InventoryService
 
 app = typer.Typer(
@@ -100,41 +100,6 @@ def search(query: str, limit: int = 20) -> None:
         console.print(table)
 
 
-@app.command("device")
-def device(asset_tag: str) -> None:
-    """Show one device with its custody history."""
-    with cli_session() as session:
-        svc = InventoryService(session)
-        d = svc.device(asset_tag)
-        table = Table(show_header=False)
-        for key in (
-            "asset_tag",
-            "kind",
-            "status",
-            "hostname",
-            "mgmt_ip",
-            "vendor",
-            "model",
-            "serial",
-            "platform",
-            "purchase_date",
-            "cost_vnd",
-            "warranty_end",
-        ):
-            value = getattr(d, key)
-            table.add_row(key, "" if value is None else str(getattr(value, "value", value)))
-        table.add_row("unit", f"{d.unit.code} {d.unit.name}")
-        console.print(table)
-        hist = Table("officer", "assigned", "returned", title="Lịch sử giao nhận / custody")
-        for row in svc.custody_history(asset_tag):
-            hist.add_row(
-                f"{row.officer.code} {row.officer.full_name}",
-                row.assigned_on.strftime("%d/%m/%Y"),
-                row.returned_on.strftime("%d/%m/%Y") if row.returned_on else "—",
-            )
-        console.print(hist)
-
-
 def _parse_day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
@@ -164,41 +129,12 @@ def return_(
     console.print(f"{asset_tag} ← returned")
 
 
-@app.command("credential")
-def credential(
-    name: str,
-    kind: Annotated[CredentialKind, typer.Option()],
-    username: Annotated[str | None, typer.Option()] = None,
-    community: Annotated[str | None, typer.Option(help="SNMP v2c community")] = None,
-    auth_key: Annotated[str | None, typer.Option(help="SNMPv3 auth key")] = None,
-    priv_key: Annotated[str | None, typer.Option(help="SNMPv3 priv key")] = None,
-    password: Annotated[str | None, typer.Option(help="SSH password")] = None,
-) -> None:
-    """Store a credential profile, encrypted with TLDOPS_SECRET_KEY. Prefer environment
-    variables over flags for secrets in shared shells (TLDOPS_CRED_COMMUNITY, ...)."""
-    import os
-
-    secret = {
-        k: v
-        for k, v in {
-            "community": community or os.environ.get("TLDOPS_CRED_COMMUNITY"),
-            "auth_key": auth_key or os.environ.get("TLDOPS_CRED_AUTH_KEY"),
-            "priv_key": priv_key or os.environ.get("TLDOPS_CRED_PRIV_KEY"),
-            "password": password or os.environ.get("TLDOPS_CRED_PASSWORD"),
-        }.items()
-        if v
-    }
-    from inventory.config import Settings
-
-    box = SecretBox.from_settings(Settings.from_env())
-    with cli_session() as session:
-        InventoryService(session, actor=current_actor()).create_credential(
-            name=name, kind=kind, username=username, secret=secret, box=box
-        )
-    console.print(f"credential profile {name} saved (encrypted)")
-
-
-for _module in ("inventory.cli_transfer", "inventory.cli_demo", "inventory.cli_ansible"):
+for _module in (
+    "inventory.cli_manage",
+    "inventory.cli_transfer",
+    "inventory.cli_demo",
+    "inventory.cli_ansible",
+):
     if importlib.util.find_spec(_module) is not None:
         importlib.import_module(_module).register(app)
 

@@ -25,7 +25,8 @@ from typer.core import TyperGroup
 
 from inventory.config import Settings
 from inventory.db import current_heads, make_engine, session_scope, upgrade
-from inventory.errors import OpsError, ValidationFailed
+from inventory.errors import ConfigError, OpsError, ValidationFailed
+from inventory.secrets import load_secret_key
 
 console = Console()
 err_console = Console(stderr=True)
@@ -75,11 +76,26 @@ def render_error(err: OpsError) -> None:
         err_console.print(f"  → {err.hint}", highlight=False)
 
 
+def _load_key_quietly() -> None:
+    """Put the key of ``var/secret.key`` in the environment if ``TLDOPS_SECRET_KEY`` is unset.
+    A broken key file is a warning here, not an error: most commands need no key, and the ones
+    that do say so when they try to decrypt."""
+    try:
+        load_secret_key(Settings.from_env().var_dir, create=False)
+    except ConfigError as err:
+        err_console.print(f"[yellow]Cảnh báo / warning:[/] {err.message}", highlight=False)
+        if err.hint:
+            err_console.print(f"  → {err.hint}", highlight=False)
+
+
 class OpsGroup(TyperGroup):
     """Click group that prints :class:`OpsError` without a traceback and exits with its code."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
+            # Every command finds the secret key like `tldops up` does (env, else
+            # var/secret.key), so a database made by `make demo` works from any command.
+            _load_key_quietly()
             return super().invoke(ctx)
         except OpsError as err:
             render_error(err)

@@ -13,7 +13,9 @@ Generate a key with ``tldops inventory secret-key``.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -67,6 +69,58 @@ class SecretBox:
             return self._fernet.rotate(blob)
         except InvalidToken as exc:
             raise SecretError("cannot rotate a secret sealed with an unknown key") from exc
+
+
+SECRET_KEY_ENV = "TLDOPS_SECRET_KEY"
+SECRET_KEY_FILE = "secret.key"
+
+
+def load_secret_key(var_dir: Path | str, *, create: bool) -> str | None:
+    """The secret key the way every tldops entry point finds it.
+
+    ``TLDOPS_SECRET_KEY`` if set; else the key in ``<var_dir>/secret.key`` (``tldops up`` writes
+    it, 0600); with ``create`` a missing file is made with a new key. A key read from the file
+    is put in ``os.environ`` so everything in this process (and its children) sees the same
+    key. Returns None when there is no key and ``create`` is False.
+
+    Raises :class:`ConfigError` when the file exists but is unreadable, empty or readable by
+    other users.
+    """
+    from_env = os.environ.get(SECRET_KEY_ENV, "").strip()
+    if from_env:
+        return from_env
+    path = Path(var_dir) / SECRET_KEY_FILE
+    if not path.exists():
+        if not create:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(generate_key() + "\n")
+    try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            if not create:
+                raise ConfigError(
+                    f"Tệp khóa {path} đọc được bởi người khác / {path} is readable by others "
+                    f"(mode {mode:o})",
+                    hint=f"chmod 600 {path}",
+                )
+            os.chmod(path, 0o600)
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Không đọc được {path} / cannot read {path}: {exc}") from exc
+    if not key:
+        raise ConfigError(
+            f"Tệp khóa {path} rỗng / {path} is empty",
+            hint="restore the key from a backup; a new key cannot open stored profiles",
+        )
+    os.environ[SECRET_KEY_ENV] = key
+    return key
 
 
 def credential_env_var(profile_name: str, field: str) -> str:

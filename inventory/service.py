@@ -987,50 +987,79 @@ class InventoryService(AuditedService):
         """
         dev = self._device_w(asset_tag)
         changes: dict[str, Any] = {}
+        problems: list[Problem] = []
+
+        def field(name: str, make: Callable[[], Any]) -> None:
+            # Every bad field is reported at once; nothing is written if any is bad.
+            try:
+                changes[name] = make()
+            except ValidationFailed as err:
+                problems.extend(err.problems)
+
         if platform is not UNSET:
-            changes["platform"] = check_platform(platform) if platform else None
+            field("platform", lambda: check_platform(platform) if platform else None)
         if snmp_profile is not UNSET:
-            changes["snmp_profile_id"] = (
-                self._profile_of_kind(snmp_profile, SNMP_KINDS, "snmp_profile").id
-                if snmp_profile
-                else None
+            field(
+                "snmp_profile_id",
+                lambda: (
+                    self._profile_of_kind(snmp_profile, SNMP_KINDS, "snmp_profile").id
+                    if snmp_profile
+                    else None
+                ),
             )
         if ssh_profile is not UNSET:
-            changes["ssh_profile_id"] = (
-                self._profile_of_kind(ssh_profile, {CredentialKind.ssh}, "ssh_profile").id
-                if ssh_profile
-                else None
+            field(
+                "ssh_profile_id",
+                lambda: (
+                    self._profile_of_kind(ssh_profile, {CredentialKind.ssh}, "ssh_profile").id
+                    if ssh_profile
+                    else None
+                ),
             )
         if snmp_port is not UNSET:
-            changes["snmp_port"] = (
-                check_port(snmp_port, entity="device", field="snmp_port")
-                if snmp_port is not None
-                else None
+            field(
+                "snmp_port",
+                lambda: (
+                    check_port(snmp_port, entity="device", field="snmp_port")
+                    if snmp_port is not None
+                    else None
+                ),
             )
         if monitored is not UNSET:
-            if not isinstance(monitored, bool):
-                raise _problem(
-                    "device", "monitored", str(monitored), "phải là có/không", "must be yes or no"
-                )
-            changes["monitored"] = monitored
-        if site_code is not UNSET:
-            if site_code is None:
-                changes["site_id"] = None
+            if isinstance(monitored, bool):
+                changes["monitored"] = monitored
             else:
-                site = self.site(site_code)
-                if not dev.unit.path.startswith(site.unit.path) and not site.unit.path.startswith(
-                    dev.unit.path
-                ):
-                    raise _problem(
+                problems.extend(
+                    _problem(
                         "device",
-                        "site",
-                        site_code,
-                        "địa điểm thuộc đơn vị khác nhánh",
-                        "the site belongs to a unit outside the device's branch",
-                    )
-                changes["site_id"] = site.id
+                        "monitored",
+                        str(monitored),
+                        "phải là có/không",
+                        "must be yes or no",
+                    ).problems
+                )
+        if site_code is not UNSET:
+            field("site_id", lambda: self._site_for(dev, site_code))
+        if problems:
+            raise ValidationFailed(problems)
         self._set(dev, "device", dev.asset_tag, changes)
         return dev
+
+    def _site_for(self, dev: Device, site_code: str | None) -> int | None:
+        if site_code is None:
+            return None
+        site = self.site(site_code)
+        if not dev.unit.path.startswith(site.unit.path) and not site.unit.path.startswith(
+            dev.unit.path
+        ):
+            raise _problem(
+                "device",
+                "site",
+                site_code,
+                "địa điểm thuộc đơn vị khác nhánh",
+                "the site belongs to a unit outside the device's branch",
+            )
+        return site.id
 
     def _profile_of_kind(
         self, name: str, kinds: set[CredentialKind] | frozenset[CredentialKind], field: str
