@@ -38,6 +38,7 @@ from inventory.text import slugify
 from playbooks.enums import BackupOutcome, ConfigSource
 from playbooks.errors import ConfigRepoError, DeviceUnreachable
 from playbooks.models import ConfigBackup
+from playbooks.private import UMASK, lock_down, private_dir, write_private
 
 SOURCE = "playbooks.config_backup"
 
@@ -314,6 +315,7 @@ class ConfigRepo:
     def __init__(self, path: Path, *, author: str = "tldops <tldops@localhost>") -> None:
         self.path = path
         self.author = author
+        self._locked = False
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         name, _, email = self.author.partition(" <")
@@ -330,6 +332,7 @@ class ConfigRepo:
             capture_output=True,
             text=True,
             timeout=60,
+            umask=UMASK,  # objects, index and refs readable by tldops only
         )
         if check and proc.returncode != 0:
             raise ConfigRepoError(
@@ -339,16 +342,21 @@ class ConfigRepo:
         return proc
 
     def ensure(self) -> None:
+        """Create the repository if needed; the whole tree is private (0700/0600)."""
         if not (self.path / ".git").is_dir():
-            self.path.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path)
             self._git("init", "-q", "-b", "main")
+        if not self._locked:
+            # Once per instance: a repository made by an older version may be world-readable.
+            lock_down(self.path)
+            self._locked = True
 
     def store(self, rel_path: str, text: str, *, message: str) -> tuple[str | None, int, int]:
         """Write ``text`` at ``rel_path`` and commit if it differs: (commit, added, removed)."""
         self.ensure()
         target = self.path / rel_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        private_dir(target.parent)
+        write_private(target, text)
         self._git("add", "--", rel_path)
         if self._git("diff", "--cached", "--quiet", "--", rel_path, check=False).returncode == 0:
             return None, 0, 0

@@ -43,6 +43,7 @@ from inventory.service import record_event
 from playbooks.enums import DataBackupKind, DrillKind
 from playbooks.errors import BackupError
 from playbooks.models import BackupVerification, DataBackup, Drill
+from playbooks.private import UMASK, private_dir, write_private
 
 SOURCE = "playbooks.data_backup"
 DEFAULT_RTO_S = 4 * 3600.0
@@ -248,6 +249,7 @@ def _backup_postgres(engine: Engine, dest: Path) -> dict[str, dict[str, Any]]:
                 capture_output=True,
                 text=True,
                 timeout=3600,
+                umask=UMASK,
             )
             if proc.returncode != 0:
                 raise BackupError(
@@ -271,7 +273,7 @@ def backup_database(
     >>> backup_database(engine, backup_dir=Path("var/backups/db"), clock=lambda: now).ok
     True
     """
-    backup_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(backup_dir)
     dialect = engine.dialect.name
     started = clock()
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
@@ -281,6 +283,8 @@ def backup_database(
     error: str | None = None
     manifest: dict[str, dict[str, Any]] = {}
     try:
+        # Created 0600 before anything is written into it: a backup is the whole database.
+        write_private(dest, b"")
         if dialect == "sqlite":
             manifest = _backup_sqlite(engine, dest)
         elif dialect == "postgresql":
@@ -292,6 +296,8 @@ def backup_database(
         dest.unlink(missing_ok=True)
     seconds = time.monotonic() - t0
     ok = error is None
+    if ok:
+        os.chmod(dest, 0o600)  # whatever the dump tool did to the file
     size = dest.stat().st_size if ok else 0
     digest = _sha256_file(dest) if ok else None
     label = target_label(engine)

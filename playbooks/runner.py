@@ -44,6 +44,7 @@ from inventory.secrets import SecretBox, credential_env_var
 from playbooks.enums import RunStatus
 from playbooks.errors import PlaybookNotFound, RunFailed
 from playbooks.models import HostResult, PlaybookRun
+from playbooks.private import lock_down, private_dir, write_private
 
 ANSIBLE_DIR = Path(__file__).parent / "ansible"
 SECRET_EXEC = Path(__file__).parent / "_secret_exec.py"
@@ -230,47 +231,6 @@ def _url_password(url: str) -> str | None:
     except ValueError:
         return None
     return unquote(password) if password else None
-
-
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (and missing parents) as 0700 folders, whatever the umask."""
-    missing: list[Path] = []
-    cur = path
-    while not cur.exists():
-        missing.append(cur)
-        cur = cur.parent
-    for p in reversed(missing):
-        p.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(p, 0o700)
-    os.chmod(path, 0o700)
-    return path
-
-
-def write_private(path: Path, data: str | bytes) -> None:
-    """Write ``path`` as a 0600 file (created that way, not chmod-ed after the fact)."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, payload)
-    finally:
-        os.close(fd)
-
-
-def lock_down(root: Path) -> None:
-    """0700 on every folder and 0600 on every file under ``root`` (symlinks left alone)."""
-    if not root.exists():
-        return
-    os.chmod(root, 0o700)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            p = Path(dirpath) / name
-            if not p.is_symlink():
-                os.chmod(p, 0o700)
-        for name in filenames:
-            p = Path(dirpath) / name
-            if not p.is_symlink() and p.is_file():
-                os.chmod(p, 0o600)
 
 
 def scrub_artifacts(root: Path, values: list[str]) -> list[Path]:

@@ -189,3 +189,92 @@ def _modes(root: Path) -> list[tuple[str, str]]:
         if (p.is_dir() and mode != 0o700) or (p.is_file() and mode & 0o077):
             bad.append((str(p.relative_to(root.parent)), oct(mode)))
     return bad
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """The permissive umask a service often runs with: modes must not depend on it."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_runs_config_repo_and_db_backups_are_private(
+    sqlite_url: str, sshd: Sshd, ssh_user: TestUser, tmp_path: Path, loose_umask: None
+) -> None:
+    from datetime import UTC, datetime
+
+    from playbooks.configbackup import BackupSettings, ConfigRepo, backup_configs
+    from playbooks.databackup import backup_database
+    from playbooks.runner import run_playbook
+
+    var = tmp_path / "var"
+    var.mkdir()
+    (var / "known_hosts").write_text(sshd.known_hosts_line() + "\n")
+    engine = make_engine(sqlite_url)
+    box = SecretBox([os.environ["TLDOPS_SECRET_KEY"]])
+    with session_scope(engine) as s:
+        svc = InventoryService(s, actor="t")
+        svc.create_unit(code="TLD", name="Tổng Liên đoàn", level=1, kind=UnitKind.central)
+        svc.create_credential(
+            name="ssh-tld",
+            kind=CredentialKind.ssh,
+            username=ssh_user.name,
+            box=box,
+            secret={"password": ssh_user.password},
+            params={"port": sshd.port},
+        )
+        svc.create_device(
+            asset_tag="TLD-SW-1",
+            kind=DeviceKind.switch,
+            unit_code="TLD",
+            hostname="tld-sw-1",
+            mgmt_ip="127.0.0.1",
+            platform="linux",
+        )
+        svc.attach_credentials("TLD-SW-1", ssh="ssh-tld")
+    (ssh_user.home / "device" / "default.cfg").write_text("hostname tld-sw-1\nvlan 10\n")
+
+    playbook = tmp_path / "local_env.yml"
+    playbook.write_text(LOCAL_PLAYBOOK)
+    with session_scope(engine) as s:
+        outcome = run_playbook(
+            s,
+            playbook=str(playbook),
+            runs_dir=var / "runs",
+            actor="t",
+            secrets={"TLDOPS_CRED_LAB_PASSWORD": "pw-123456"},
+            inventory={
+                "all": {
+                    "hosts": {
+                        "lab-1": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": sys.executable,
+                        }
+                    }
+                }
+            },
+            extra_vars={"out_dir": str(tmp_path)},
+        )
+        assert outcome.status.value == "successful"
+        results = backup_configs(
+            s,
+            box=box,
+            repo=ConfigRepo(var / "configs"),
+            settings=BackupSettings(known_hosts=var / "known_hosts"),
+        )
+        assert [r.outcome.value for r in results] == ["first"]
+    backup = backup_database(
+        engine, backup_dir=var / "backups" / "db", clock=lambda: datetime.now(UTC)
+    )
+    assert backup.ok and backup.path is not None
+    assert (outcome.artifact_dir / "inventory" / "hosts.json").is_file()
+    assert (var / "configs" / ".git" / "objects").is_dir()
+    bad = [
+        *_modes(var / "runs"),
+        *_modes(var / "configs"),
+        *_modes(var / "backups"),
+    ]
+    assert bad == []
+    assert stat.S_IMODE(os.stat(backup.path).st_mode) == 0o600
+    engine.dispose()
