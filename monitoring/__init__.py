@@ -25,6 +25,7 @@ spends its CPU), ``checks`` (tcp/http/tls/smtp/dns/icmp), ``rates``
 (prometheus-client Collector), ``promstack`` (Prometheus/snmp_exporter/Alertmanager configs),
 ``service`` (storage and status per unit), ``jobs`` (scheduler entry points).
 
-Setting ``TLDOPS_MONITOR_ALLOWED_NETS`` (comma-separated CIDRs, default all) limits what the
-poller and checks contact; other targets are reported "not polled (outside allowed networks)".
+Setting ``TLDOPS_ALLOWED_NETS`` (comma-separated CIDRs, default all; read by ``inventory.netguard``,
+the platform's one guard, which also reads the older ``TLDOPS_MONITOR_ALLOWED_NETS``) limits what
+the poller and checks contact; other targets are reported "not polled (outside allowed networks)".
 """

@@ -5,7 +5,7 @@ failure is a result with ``ok=False`` and a ``detail`` saying why, never an exce
 
     spec = CheckSpec(service_id=1, name="portal", kind=ServiceKind.http,
                      target="https://congdoan.vn/", params={"timeout": 5})
-    result = await run_check(spec, allowed_nets=parse_allowed_nets(""))
+    result = await run_check(spec)   # allowed_nets: netguard.allowed_nets() unless given
     result.ok, result.latency_ms, result.status_code
 
 Kinds: ``tcp`` (connect to host:port), ``http`` (status + latency; ``expect_status`` param, default
@@ -32,10 +32,11 @@ from urllib.parse import urlsplit
 import httpx
 from cryptography import x509
 
+from inventory import netguard
 from inventory.enums import ServiceKind
-from monitoring.snmp import NOT_ALLOWED, host_allowed
+from monitoring.snmp import NOT_ALLOWED
 
-Nets = Sequence[Any]
+Nets = netguard.Nets
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,6 @@ async def _resolve(host: str) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     return sorted({str(i[4][0]) for i in infos})
-
-
-async def _allowed(host: str, nets: Nets) -> bool:
-    try:
-        addrs = await _resolve(host)
-    except OSError:
-        return True  # unresolvable: let the check itself report the failure
-    return bool(addrs) and all(host_allowed(a, nets) for a in addrs)
 
 
 def _now() -> datetime:
@@ -295,15 +288,20 @@ def _target_host(spec: CheckSpec) -> str | None:
 
 
 async def run_check(
-    spec: CheckSpec, *, allowed_nets: Nets, client: httpx.AsyncClient | None = None
+    spec: CheckSpec, *, allowed_nets: Nets | None = None, client: httpx.AsyncClient | None = None
 ) -> CheckResult:
-    """Run one check, honouring ``TLDOPS_MONITOR_ALLOWED_NETS`` (skipped, not failed).
+    """Run one check inside the allowed networks (``inventory.netguard``; skipped, not failed).
+
+    ``allowed_nets`` defaults to ``netguard.allowed_nets()`` (``TLDOPS_ALLOWED_NETS``). A name is
+    refused unless every address it resolves to is inside, and one that does not resolve is
+    refused too: nothing is contacted that the guard could not judge.
 
     >>> # await run_check(CheckSpec(1, "smtp", ServiceKind.smtp, "127.0.0.1:2525"),
-    >>> #                 allowed_nets=parse_allowed_nets("127.0.0.0/8"))
+    >>> #                 allowed_nets=netguard.parse_allowed_nets("127.0.0.0/8"))
     """
+    nets = netguard.allowed_nets() if allowed_nets is None else allowed_nets
     host = _target_host(spec)
-    if host is not None and not await _allowed(host, allowed_nets):
+    if host is not None and not await netguard.resolve_allowed_async(host, nets):
         return CheckResult(spec.service_id, False, _now(), detail=NOT_ALLOWED, skipped=True)
     if spec.kind is ServiceKind.tcp:
         return await check_tcp(spec)
@@ -319,13 +317,14 @@ async def run_check(
 
 
 async def run_checks(
-    specs: Sequence[CheckSpec], *, allowed_nets: Nets, concurrency: int = 32
+    specs: Sequence[CheckSpec], *, allowed_nets: Nets | None = None, concurrency: int = 32
 ) -> list[CheckResult]:
     """Run checks concurrently (bounded); results in input order."""
+    nets = netguard.allowed_nets() if allowed_nets is None else allowed_nets
     sem = asyncio.Semaphore(concurrency)
 
     async def one(s: CheckSpec) -> CheckResult:
         async with sem:
-            return await run_check(s, allowed_nets=allowed_nets)
+            return await run_check(s, allowed_nets=nets)
 
     return list(await asyncio.gather(*(one(s) for s in specs)))

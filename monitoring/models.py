@@ -36,7 +36,7 @@ class PollStatus(StrEnum):
     up = "up"
     down = "down"  # no answer within the timeout (or transport error)
     error = "error"  # the agent answered but refused (wrong community/key, malformed reply)
-    skipped = "skipped"  # not polled: outside TLDOPS_MONITOR_ALLOWED_NETS or no profile
+    skipped = "skipped"  # not polled: outside TLDOPS_ALLOWED_NETS or no profile
 
 
 class AlertState(StrEnum):

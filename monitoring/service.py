@@ -17,11 +17,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory import netguard
 from inventory.db import utcnow
 from inventory.enums import CredentialKind, DeviceStatus
 from inventory.errors import NotFound, SecretError
@@ -38,7 +38,7 @@ from monitoring.models import (
     PollStatus,
 )
 from monitoring.rates import CounterSample, counter_rate, rebooted
-from monitoring.snmp import DeviceSample, PollTarget, SnmpAuth, parse_allowed_nets
+from monitoring.snmp import DeviceSample, PollTarget, SnmpAuth
 
 Clock = Callable[[], datetime]
 
@@ -47,8 +47,10 @@ Clock = Callable[[], datetime]
 class MonitorSettings:
     """Monitoring settings from the environment.
 
-    ``TLDOPS_MONITOR_ALLOWED_NETS``   comma-separated CIDRs the poller and checks may contact
-                                      (default: all); others are "not polled"
+    ``TLDOPS_ALLOWED_NETS``           comma-separated CIDRs the poller and checks may contact
+                                      (default: all; read by ``inventory.netguard``, which also
+                                      reads the older ``TLDOPS_MONITOR_ALLOWED_NETS``); others
+                                      are "not polled"
     ``TLDOPS_MONITOR_TIMEOUT``        seconds per SNMP request (default 2)
     ``TLDOPS_MONITOR_RETRIES``        SNMP retransmissions (default 1)
     ``TLDOPS_MONITOR_CONCURRENCY``    devices polled at once (default 64)
@@ -57,6 +59,8 @@ class MonitorSettings:
     ``TLDOPS_MONITOR_EXTERNAL_URL``   base URL of the web app, used in links (optional)
     ``TLDOPS_MONITOR_BACKUP_STALE_HOURS``  newest successful backup older than this alerts (26)
 
+    >>> MonitorSettings.from_env({"TLDOPS_ALLOWED_NETS": "127.0.0.0/8"}).allowed_nets
+    '127.0.0.0/8'
     >>> MonitorSettings.from_env({"TLDOPS_MONITOR_ALLOWED_NETS": "127.0.0.0/8"}).allowed_nets
     '127.0.0.0/8'
     """
@@ -75,7 +79,7 @@ class MonitorSettings:
         env = os.environ if environ is None else environ
         try:
             settings = cls(
-                allowed_nets=env.get("TLDOPS_MONITOR_ALLOWED_NETS", ""),
+                allowed_nets=netguard.allowed_nets_text(env),
                 timeout=float(env.get("TLDOPS_MONITOR_TIMEOUT", "2")),
                 retries=int(env.get("TLDOPS_MONITOR_RETRIES", "1")),
                 concurrency=int(env.get("TLDOPS_MONITOR_CONCURRENCY", "64")),
@@ -84,18 +88,18 @@ class MonitorSettings:
                 external_url=env.get("TLDOPS_MONITOR_EXTERNAL_URL", "http://localhost:8000"),
                 backup_stale_hours=float(env.get("TLDOPS_MONITOR_BACKUP_STALE_HOURS", "26")),
             )
-            parse_allowed_nets(settings.allowed_nets)
+            netguard.parse_allowed_nets(settings.allowed_nets)
         except ValueError as exc:
             raise ConfigInvalid(
                 f"Cấu hình giám sát không hợp lệ / invalid monitoring setting: {exc}",
-                hint="TLDOPS_MONITOR_ALLOWED_NETS takes CIDRs like 127.0.0.0/8,198.18.0.0/15; "
-                "numbers must be numbers",
+                hint=f"{netguard.ENV} (or the older {netguard.LEGACY_ENV}) takes CIDRs like "
+                "127.0.0.0/8,198.18.0.0/15; numbers must be numbers",
             ) from exc
         return settings
 
     @property
-    def nets(self) -> tuple[Any, ...]:
-        return parse_allowed_nets(self.allowed_nets)
+    def nets(self) -> tuple[netguard.Network, ...]:
+        return netguard.parse_allowed_nets(self.allowed_nets)
 
 
 def auth_from_profile(profile: CredentialProfile, box: SecretBox) -> SnmpAuth:

@@ -49,6 +49,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import rfc1902, rfc1905
 
+from inventory import netguard
 from inventory.enums import DeviceKind
 from monitoring.models import PollStatus
 from monitoring.snmp_ber import SnmpError, V2cClient
@@ -267,34 +268,6 @@ class SnmpFailure(Exception):
         self.status = status
 
 
-def parse_allowed_nets(
-    text: str | None,
-) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """Parse ``TLDOPS_MONITOR_ALLOWED_NETS`` (comma-separated CIDRs; empty means everything).
-
-    >>> [str(n) for n in parse_allowed_nets("127.0.0.0/8, ::1/128")]
-    ['127.0.0.0/8', '::1/128']
-    """
-    if not text or not text.strip():
-        return (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
-    return tuple(
-        ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()
-    )
-
-
-def host_allowed(host: str, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
-    """True when ``host`` (an address; names are resolved by the caller) lies in ``nets``.
-
-    >>> host_allowed("198.18.0.5", parse_allowed_nets("127.0.0.0/8"))
-    False
-    """
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return any(addr.version == n.version and addr in n for n in nets)
-
-
 class _NoMibCompiler:
     """Stands in for pysmi's compiler: we only use numeric OIDs, so nothing is ever compiled.
 
@@ -347,6 +320,15 @@ def _under(oid: str, prefix: str) -> bool:
     return oid.startswith(prefix + ".")
 
 
+async def _target_allowed(host: str, nets: netguard.Nets) -> bool:
+    """netguard's verdict; an address is judged inline (no thread hop per device polled)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return await netguard.resolve_allowed_async(host, nets)
+    return netguard.host_allowed(host, nets)
+
+
 class SnmpPoller:
     """Polls devices with one shared engine and at most ``concurrency`` in flight.
 
@@ -363,7 +345,7 @@ class SnmpPoller:
         concurrency: int = 64,
         max_repetitions: int = 25,
         deadline: float | None = None,
-        allowed_nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] | None = None,
+        allowed_nets: netguard.Nets | None = None,
         clock: Any = None,
         fast_v2c: bool = True,
         table_sizes: dict[tuple[str, int], int] | None = None,
@@ -373,8 +355,9 @@ class SnmpPoller:
         self.concurrency = concurrency
         self.max_repetitions = max_repetitions
         self.deadline = deadline if deadline is not None else timeout * (retries + 1) * 4 + 1
+        # Unset means the one platform-wide guard's setting (TLDOPS_ALLOWED_NETS).
         self.allowed_nets = (
-            tuple(allowed_nets) if allowed_nets is not None else parse_allowed_nets("")
+            tuple(allowed_nets) if allowed_nets is not None else netguard.allowed_nets()
         )
         self.clock = clock or (lambda: datetime.now(UTC))
         self._engines: list[SnmpEngine] = []
@@ -554,7 +537,7 @@ class SnmpPoller:
         """Poll one device within its deadline; failures come back as a status, not an error."""
         started = time.perf_counter()
         polled_at = self.clock()
-        if not host_allowed(target.host, self.allowed_nets):
+        if not await _target_allowed(target.host, self.allowed_nets):
             return DeviceSample(
                 device_id=target.device_id,
                 host=target.host,

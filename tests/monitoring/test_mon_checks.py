@@ -25,12 +25,13 @@ from sqlalchemy import select
 
 from inventory.db import make_engine, session_scope
 from inventory.enums import ServiceKind
+from inventory.netguard import parse_allowed_nets
 from inventory.service import InventoryService
 from monitoring.checks import CheckSpec, run_check
 from monitoring.jobs import alert_cycle, check_cycle
 from monitoring.models import Alert, AlertState, CheckState
 from monitoring.service import MonitorSettings
-from monitoring.snmp import NOT_ALLOWED, parse_allowed_nets
+from monitoring.snmp import NOT_ALLOWED
 from tests.monitoring.monpeers import FakeClock, SmtpSink, build_org, free_port
 
 ALL = parse_allowed_nets("")

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from inventory.enums import DeviceKind
+from inventory.netguard import parse_allowed_nets
 from monitoring.models import PollStatus
-from monitoring.snmp import NOT_ALLOWED, PollTarget, SnmpAuth, SnmpPoller, parse_allowed_nets
+from monitoring.snmp import NOT_ALLOWED, PollTarget, SnmpAuth, SnmpPoller
 from tests.monitoring.monpeers import DATA, Snmpd, Snmpsim, free_port, start_snmpsim
 
 
