@@ -8,7 +8,8 @@ One evaluation (:meth:`AlertEngine.evaluate`) does, in order:
    a new condition opens a *pending* alert, which becomes *firing* once it has held for the rule's
    ``for`` duration; a condition that is gone resolves its alert.
 3. **Suppression** — notifications are held back (the alert still shows) for: a maintenance window
-   or a silence covering the alert's unit subtree; a *site down* (a gateway device down or an
+   or a silence covering the alert's unit subtree (neither FIRING nor RESOLVED is mailed while
+   it lasts); a *site down* (a gateway device down or an
    uplink down at the site mutes every other alert of that site: one alert, not fifty);
    *flapping* (the same fingerprint resolved ``flap_threshold`` times within ``flap_window``).
 4. **Routing** — a firing alert goes to the IT contacts (``UnitContact`` role ``it``) of its
@@ -520,6 +521,11 @@ class AlertEngine:
         self.session.flush()
         live = [a for a in open_alerts.values() if a.state is not AlertState.resolved]
         self._suppress(live, by_fp, now, units)
+        # Silenced or in maintenance means no mail either way: the news that an alert is over
+        # is held back like the news that it fired (the alert list still shows both).
+        windows, silences = self._quiet_periods(now)
+        for a in resolved_now:
+            a.suppressed_by = self._held_by(a, units[a.unit_id].path, windows, silences)
         sent, escalated, failures = self._notify(live, resolved_now, now, units)
         self.session.flush()
         return AlertSummary(
@@ -579,9 +585,8 @@ class AlertEngine:
         return a
 
     # -- suppression -------------------------------------------------------------------------
-    def _suppress(
-        self, live: list[Alert], conds: dict[str, Condition], now: datetime, units: dict[int, Unit]
-    ) -> None:
+    def _quiet_periods(self, now: datetime) -> tuple[list[Any], list[Any]]:
+        """Maintenance windows ``(id, unit path)`` and silences ``(Silence, unit path)`` now."""
         windows = self.session.execute(
             select(MaintenanceWindow.id, Unit.path)
             .join(Unit, MaintenanceWindow.unit_id == Unit.id)
@@ -592,6 +597,27 @@ class AlertEngine:
             .join(Unit, Silence.unit_id == Unit.id)
             .where(Silence.starts_at <= now, Silence.ends_at > now)
         ).all()
+        return list(windows), list(silences)
+
+    @staticmethod
+    def _held_by(a: Alert, path: str, windows: list[Any], silences: list[Any]) -> str | None:
+        """The maintenance window or silence covering ``a`` (unit subtree, rule, device)."""
+        for wid, wpath in windows:
+            if path.startswith(wpath):
+                return f"maintenance:{wid}"
+        for s, spath in silences:
+            if (
+                path.startswith(spath)
+                and (s.rule is None or s.rule == a.rule)
+                and (s.device_id is None or s.device_id == a.device_id)
+            ):
+                return f"silence:{s.id}"
+        return None
+
+    def _suppress(
+        self, live: list[Alert], conds: dict[str, Condition], now: datetime, units: dict[int, Unit]
+    ) -> None:
+        windows, silences = self._quiet_periods(now)
         # A site is cut off when one of its gateway conditions is firing; its alert stays
         # loud, everything else at that site is muted behind it.
         cut: dict[str, int] = {}
@@ -600,21 +626,7 @@ class AlertEngine:
             if c is not None and c.gateway and a.state is AlertState.firing:
                 cut.setdefault(_site_key(a), a.id)
         for a in live:
-            path = units[a.unit_id].path
-            reason: str | None = None
-            for wid, wpath in windows:
-                if path.startswith(wpath):
-                    reason = f"maintenance:{wid}"
-                    break
-            if reason is None:
-                for s, spath in silences:
-                    if (
-                        path.startswith(spath)
-                        and (s.rule is None or s.rule == a.rule)
-                        and (s.device_id is None or s.device_id == a.device_id)
-                    ):
-                        reason = f"silence:{s.id}"
-                        break
+            reason = self._held_by(a, units[a.unit_id].path, windows, silences)
             if reason is None:
                 site_alert = cut.get(_site_key(a))
                 c = conds.get(a.fingerprint)
@@ -686,6 +698,8 @@ class AlertEngine:
         for a in resolved:
             if a.notified_firing_at is None or a.notified_resolved_at is not None:
                 continue
+            if a.suppressed_by is not None:
+                continue  # a silence or maintenance window covers it (see evaluate)
             ok, n = self._send(a, AlertState.resolved, ladder_of(a), a.escalation_level, now)
             sent += n
             failures += 0 if ok else 1

@@ -626,3 +626,44 @@ def test_without_secret_key_devices_are_unpolled_not_down(
     summary = asyncio.run(poll_cycle(engine, settings=SETTINGS, clock=clock))
     assert summary.polled == 0 and [u.reason for u in summary.unpolled] == [NO_KEY]
     assert alert_cycle(engine, clock=clock, mailer=None, settings=SETTINGS).conditions == 0
+
+
+@pytest.mark.parametrize("quiet", ["silence", "maintenance"])
+def test_alert_resolving_while_silenced_mails_nothing(
+    sqlite_url: str, smtp_server: SmtpSink, clock: FakeClock, quiet: str
+) -> None:
+    """Fired and mailed, then silenced (or under maintenance), then over: no RESOLVED mail, not
+    even after the silence ends. A device outside the silence still gets its RESOLVED mail."""
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as s:
+        org = build_org(s)
+        bd = add_snmp_device(s, tag="BD-SW-01", kind=DeviceKind.switch, unit="HN-BD", port=1).id
+        hcm = add_snmp_device(s, tag="HCM-SW-01", kind=DeviceKind.switch, unit="HCM", port=1).id
+    m = mailer(smtp_server)
+    for dev in (bd, hcm):
+        observe(engine, dev, PollStatus.down, clock)
+    alert_cycle(engine, clock=clock, mailer=m, settings=SETTINGS)
+    clock.advance(minutes=6)
+    fired = alert_cycle(engine, clock=clock, mailer=m, settings=SETTINGS)
+    assert (fired.firing, fired.notifications) == (2, 2)
+    assert len(smtp_server.wait_for(2)) == 2
+    with session_scope(engine) as s:
+        hn = s.scalar(select(Unit).where(Unit.code == "HN"))
+        ends = clock() + timedelta(minutes=30)
+        if quiet == "silence":
+            add_silence(s, unit=hn, starts_at=clock(), ends_at=ends, actor="it.hn")
+        else:
+            add_maintenance(s, unit=hn, starts_at=clock(), ends_at=ends, actor="it.hn")
+    clock.advance(minutes=1)
+    for dev in (bd, hcm):
+        observe(engine, dev, PollStatus.up, clock)
+    done = alert_cycle(engine, clock=clock, mailer=m, settings=SETTINGS)
+    assert (done.resolved, done.notifications) == (2, 1)
+    msgs = smtp_server.wait_for(3)
+    assert "RESOLVED" in msgs[2]["Subject"] and msgs[2]["To"] == org.emails["HCM"]
+    quiet_alert = next(a for a in alerts(engine) if a.device_id == bd)
+    assert quiet_alert.state is AlertState.resolved and quiet_alert.notified_resolved_at is None
+    assert (quiet_alert.suppressed_by or "").startswith(f"{quiet}:")
+    clock.advance(minutes=40)  # the silence is over; the alert stays over, and quiet
+    assert alert_cycle(engine, clock=clock, mailer=m, settings=SETTINGS).notifications == 0
+    assert len(smtp_server.wait_for(4, timeout=0.5)) == 3
