@@ -40,6 +40,7 @@ from playbooks.configbackup import (
 )
 from playbooks.databackup import DEFAULT_RTO_S, backup_database, drill_restore, verify_backup
 from playbooks.enums import BackupOutcome, PairHealth, RunStatus
+from playbooks.errors import BackupError
 from playbooks.failover import NodeSpec, define_pair, drill_failover, pair_status
 from playbooks.models import PlaybookRun
 from playbooks.resticstatus import TEXTFILE, collect_agent_status
@@ -252,8 +253,13 @@ def backup_configs_cmd(
                 (r.error or "")[:80],
             )
         console.print(table)
-    if any(r.outcome is BackupOutcome.failed for r in results):
-        raise typer.Exit(1)
+    failed_n = sum(1 for r in results if r.outcome is BackupOutcome.failed)
+    if failed_n:
+        raise BackupError(
+            f"{failed_n}/{len(results)} thiết bị sao lưu lỗi / "
+            f"{failed_n} of {len(results)} devices failed",
+            hint="the error column says why; `tldops backup configs --unit X` retries a subtree",
+        )
 
 
 @backup_app.command("agents")

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory import netguard
 from inventory.db import utcnow
 from inventory.enums import DeviceKind, DeviceStatus, Severity
 from inventory.models import CredentialProfile, Device, Unit, subtree_filter
@@ -289,11 +290,18 @@ def fetch_all(
 ) -> list[FetchResult]:
     """Fetch every target concurrently with at most ``settings.workers`` threads.
 
-    Every exception is caught per device and returned as ``FetchResult.error``.
+    Every exception is caught per device and returned as ``FetchResult.error``. A device
+    outside the allowed networks (:mod:`inventory.netguard`) is never contacted: its result
+    is that refusal.
     """
+    nets = netguard.allowed_nets()
 
     def one(t: DeviceTarget) -> FetchResult:
         start = time.monotonic()
+        try:
+            netguard.ensure_allowed(t.host, nets, purpose="SSH")
+        except netguard.TargetNotAllowed as exc:
+            return FetchResult(t, None, exc.message, time.monotonic() - start)
         try:
             text = fetcher(t, settings)
             return FetchResult(t, text, None, time.monotonic() - start)

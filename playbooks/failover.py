@@ -24,6 +24,7 @@ import shlex
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from inventory import netguard
 from inventory.enums import Severity
 from inventory.errors import NotFound
 from inventory.models import CredentialProfile, Unit
@@ -186,6 +188,7 @@ def run_on_node(
     """
     import paramiko
 
+    netguard.ensure_allowed(node.ssh_host, purpose="keepalived SSH")
     prof = node.ssh_profile
     secret = box.open(prof.secret_blob) if prof is not None else {}
     client = paramiko.SSHClient()
@@ -229,6 +232,8 @@ def _read_state(node: VrrpNode, *, box: SecretBox, known_hosts: Path | None = No
         cmd = f"sudo -n {cmd}"
     try:
         rc, out, err = run_on_node(node, cmd, box=box, timeout_s=5, known_hosts=known_hosts)
+    except netguard.TargetNotAllowed as exc:
+        return NodeState(node.name, VrrpState.unknown, None, exc.message)
     except Exception as exc:
         return NodeState(node.name, VrrpState.unknown, None, f"{type(exc).__name__}: {exc}")
     if rc != 0:
@@ -327,7 +332,11 @@ def pair_status(
 
 
 def http_probe(url: str, *, timeout_s: float = 1.0) -> str | None:
-    """Body of a GET on ``url`` or ``None`` when it does not answer 2xx in time."""
+    """Body of a GET on ``url`` or ``None`` when it does not answer 2xx in time (or its host
+    is outside the allowed networks)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if not netguard.resolve_allowed(host, netguard.allowed_nets()):
+        return None
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:
             if 200 <= resp.status < 300:
@@ -375,6 +384,15 @@ def drill_failover(
             return http_probe(url, timeout_s=0.25)
 
     (vp,) = _load_pairs(session, pair)
+    # Every node and the VIP's check URL must be reachable under the allowed networks before
+    # anything is stopped: a drill that cannot watch the takeover must not start.
+    nets = netguard.allowed_nets()
+    for n in vp.nodes:
+        netguard.ensure_allowed(n.ssh_host, nets, purpose=f"keepalived node {n.name}")
+    if vp.check_url:
+        netguard.ensure_allowed(
+            urllib.parse.urlsplit(vp.check_url).hostname or "", nets, purpose="check URL"
+        )
     started = clock()
     before = read_pair(vp, box=box, known_hosts=known_hosts)
     if before.health is not PairHealth.ok or before.master is None:

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +39,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory import netguard
 from inventory.db import utcnow
 from inventory.models import CredentialProfile
 from inventory.secrets import SecretBox, credential_env_var
@@ -305,6 +307,99 @@ def _recap(stats: Mapping[str, Any]) -> tuple[HostStats, ...]:
     return tuple(HostStats(host=h, **c) for h, c in sorted(hosts.items()))
 
 
+def _ansible_tool(name: str) -> str:
+    # The ansible executables sit next to our interpreter in a venv that may not be on PATH.
+    path_env = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return shutil.which(name, path=path_env) or name
+
+
+def target_hosts(
+    inventory: Mapping[str, Any] | Path | str,
+    *,
+    limit: str | None,
+    env: Mapping[str, str],
+    timeout_s: float = 120.0,
+) -> dict[str, dict[str, Any]]:
+    """``{host: hostvars}`` of the hosts a run would target: ``ansible-inventory --list`` on
+    the same inventory with the same ``--limit`` (so patterns and groups resolve exactly as
+    ``ansible-playbook`` will resolve them)."""
+    tmp: Path | None = None
+    try:
+        if isinstance(inventory, Mapping):
+            tmp = Path(tempfile.mkdtemp(prefix="tldops-inv-"))
+            inv_path = tmp / "hosts.json"
+            write_private(inv_path, json.dumps(inventory))
+        else:
+            inv_path = Path(inventory)
+        cmd = [_ansible_tool("ansible-inventory"), "-i", str(inv_path), "--list"]
+        if limit:
+            cmd += ["--limit", limit]
+        proc = subprocess.run(
+            cmd, env=dict(env), capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if proc.returncode != 0:
+        raise RunFailed(
+            "Không đọc được inventory / cannot read the inventory: "
+            + " ".join(proc.stderr.split())[:400],
+            hint=f"try `ansible-inventory -i {inv_path} --list`",
+        )
+    data = json.loads(proc.stdout or "{}")
+    hostvars: dict[str, dict[str, Any]] = dict((data.get("_meta") or {}).get("hostvars") or {})
+    for name, group in data.items():
+        if name != "_meta" and isinstance(group, Mapping):
+            for host in group.get("hosts") or ():
+                hostvars.setdefault(str(host), {})
+    return hostvars
+
+
+def refused_targets(
+    hosts: Mapping[str, Mapping[str, Any]], nets: netguard.Nets
+) -> list[tuple[str, str]]:
+    """(host, address) of every target outside ``nets``; a local connection is no target.
+
+    >>> refused_targets({"a": {"ansible_host": "198.18.0.5"}, "b": {"ansible_host": "127.0.0.2"},
+    ...                  "c": {"ansible_connection": "local"}},
+    ...                 netguard.parse_allowed_nets("127.0.0.0/8"))
+    [('a', '198.18.0.5')]
+    """
+    out: list[tuple[str, str]] = []
+    for host, hv in sorted(hosts.items()):
+        if str(hv.get("ansible_connection", "")) == "local":
+            continue
+        address = str(hv.get("ansible_host") or host)
+        if not netguard.resolve_allowed(address, nets):
+            out.append((host, address))
+    return out
+
+
+def ensure_targets_allowed(
+    inventory: Mapping[str, Any] | Path | str,
+    *,
+    limit: str | None,
+    env: Mapping[str, str],
+    nets: netguard.Nets | None = None,
+) -> None:
+    """Refuse a run before Ansible starts when any target is outside the allowed networks."""
+    nets = netguard.allowed_nets() if nets is None else nets
+    if nets == netguard.EVERYTHING:
+        return
+    refused = refused_targets(target_hosts(inventory, limit=limit, env=env), nets)
+    if not refused:
+        return
+    listed = ", ".join(f"{h} ({a})" for h, a in refused[:20])
+    more = f" (+{len(refused) - 20})" if len(refused) > 20 else ""
+    raise netguard.TargetNotAllowed(
+        f"Từ chối chạy playbook: {len(refused)} máy nằm ngoài các mạng được phép: "
+        f"{listed}{more} / run refused: {len(refused)} host(s) outside the allowed networks: "
+        f"{listed}{more}",
+        hint=f"{netguard.ENV} = {netguard.allowed_nets_text() or '(all)'}; "
+        "narrow the run with --limit/--unit, or add the network there if it is yours",
+    )
+
+
 def run_playbook(
     session: Session,
     *,
@@ -345,6 +440,14 @@ def run_playbook(
                 hint=f"expected {INVENTORY_SCRIPT}; or pass an inventory explicitly",
             )
         inventory = INVENTORY_SCRIPT
+    ensure_targets_allowed(
+        inventory,
+        limit=limit,
+        env={
+            **child_environment({}, {"ANSIBLE_NOCOLOR": "1"}, os.environ),
+            **dict(env or {}),
+        },
+    )
     run = PlaybookRun(
         playbook=path.name,
         limit=limit,

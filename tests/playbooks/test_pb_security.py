@@ -278,3 +278,164 @@ def test_runs_config_repo_and_db_backups_are_private(
     assert bad == []
     assert stat.S_IMODE(os.stat(backup.path).st_mode) == 0o600
     engine.dispose()
+
+
+def test_allowed_networks_guard_config_backup_playbooks_and_failover(
+    sqlite_url: str,
+    sshd: Sshd,
+    ssh_user: TestUser,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from sqlalchemy import func, select
+
+    from inventory.netguard import TargetNotAllowed
+    from playbooks.failover import NodeSpec, define_pair, drill_failover, pair_status
+    from playbooks.models import ConfigBackup, PlaybookRun
+    from playbooks.runner import run_playbook
+
+    monkeypatch.setenv("TLDOPS_ALLOWED_NETS", "127.0.0.0/8")
+    var = tmp_path / "var"
+    var.mkdir()
+    (var / "known_hosts").write_text(sshd.known_hosts_line() + "\n")
+    env = {
+        "TLDOPS_DATABASE_URL": sqlite_url,
+        "TLDOPS_VAR_DIR": str(var),
+        "TLDOPS_SECRET_KEY": os.environ["TLDOPS_SECRET_KEY"],
+        "TLDOPS_ALLOWED_NETS": "127.0.0.0/8",
+        "TLDOPS_ACTOR": "test:cli",
+        "COLUMNS": "250",
+    }
+    engine = make_engine(sqlite_url)
+    box = SecretBox([os.environ["TLDOPS_SECRET_KEY"]])
+    with session_scope(engine) as s:
+        svc = InventoryService(s, actor="t")
+        svc.create_unit(code="TLD", name="Tổng Liên đoàn", level=1, kind=UnitKind.central)
+        svc.create_credential(
+            name="ssh-tld",
+            kind=CredentialKind.ssh,
+            username=ssh_user.name,
+            box=box,
+            secret={"password": ssh_user.password},
+            params={"port": sshd.port},
+        )
+        for tag, ip in (("TLD-SW-1", "127.0.0.1"), ("TLD-SW-2", "198.18.7.7")):
+            svc.create_device(
+                asset_tag=tag,
+                kind=DeviceKind.switch,
+                unit_code="TLD",
+                hostname=tag.lower(),
+                mgmt_ip=ip,
+                platform="linux",
+            )
+            svc.attach_credentials(tag, ssh="ssh-tld")
+    (ssh_user.home / "device" / "default.cfg").write_text("hostname tld-sw-1\n")
+
+    # Config backup: the device outside is failed with the reason, the other one is backed up,
+    # and the command exits non-zero with the count after the table.
+    res = runner.invoke(app, ["backup", "configs", "--timeout", "5"], env=env)
+    assert res.exit_code == 1, res.output
+    assert "TLD-SW-1" in res.output and "first" in res.output
+    assert "1/2 thiết bị sao lưu lỗi / 1 of 2 devices failed" in " ".join(res.output.split())
+    with session_scope(engine) as s:
+        row = s.scalar(
+            select(ConfigBackup).where(ConfigBackup.outcome == "failed").order_by(ConfigBackup.id)
+        )
+        assert row is not None and row.device.asset_tag == "TLD-SW-2"
+        assert row.error == (
+            "Địa chỉ 198.18.7.7 nằm ngoài các mạng được phép (SSH) / "
+            "198.18.7.7 is outside the allowed networks (SSH)"
+        )
+        assert row.duration_s < 0.5  # refused, not timed out
+
+    # Playbook: refused before Ansible starts, naming the host; no run recorded.
+    inventory = {
+        "all": {
+            "hosts": {
+                "lab-1": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                },
+                "far-1": {"ansible_host": "198.18.7.8"},
+            }
+        }
+    }
+    playbook = tmp_path / "local_env.yml"
+    playbook.write_text(LOCAL_PLAYBOOK)
+    with session_scope(engine) as s, pytest.raises(TargetNotAllowed) as err:
+        run_playbook(
+            s,
+            playbook=str(playbook),
+            runs_dir=var / "runs",
+            actor="t",
+            secrets={},
+            inventory=inventory,
+            extra_vars={"out_dir": str(tmp_path)},
+        )
+    assert "1 host(s) outside the allowed networks: far-1 (198.18.7.8)" in err.value.message
+    inv_file = tmp_path / "inv.json"
+    inv_file.write_text(json.dumps(inventory))
+    res = runner.invoke(
+        app,
+        [
+            "play",
+            "run",
+            str(playbook),
+            "-i",
+            str(inv_file),
+            "--limit",
+            "lab-1",
+            "-e",
+            f"out_dir={tmp_path}",
+        ],
+        env=env,
+    )
+    assert res.exit_code == 0, res.output  # --limit leaves the far host out: allowed
+    res = runner.invoke(app, ["play", "run", str(playbook), "-i", str(inv_file)], env=env)
+    assert res.exit_code == 3 and "far-1 (198.18.7.8)" in res.output, res.output
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count()).select_from(PlaybookRun)) == 1
+
+    # Failover: nodes outside are never contacted; a drill refuses before stopping anything.
+    with session_scope(engine) as s:
+        define_pair(
+            s,
+            name="portal",
+            vip="198.18.7.100",
+            virtual_router_id=51,
+            unit_code="TLD",
+            actor="t",
+            nodes=[
+                NodeSpec(
+                    name=n,
+                    ssh_host=ip,
+                    state_file="/run/ka.state",
+                    stop_command="true",
+                    start_command="true",
+                    ssh_profile="ssh-tld",
+                )
+                for n, ip in (("web-a", "198.18.7.9"), ("web-b", "198.18.7.10"))
+            ],
+        )
+    t0 = time.monotonic()
+    with session_scope(engine) as s:
+        (status,) = pair_status(s, box=box)
+        assert [n.error for n in status.nodes] == [
+            "Địa chỉ 198.18.7.9 nằm ngoài các mạng được phép (keepalived SSH) / "
+            "198.18.7.9 is outside the allowed networks (keepalived SSH)",
+            "Địa chỉ 198.18.7.10 nằm ngoài các mạng được phép (keepalived SSH) / "
+            "198.18.7.10 is outside the allowed networks (keepalived SSH)",
+        ]
+        with pytest.raises(TargetNotAllowed, match="keepalived node web-a"):
+            drill_failover(
+                s,
+                pair="portal",
+                box=box,
+                clock=lambda: __import__("datetime").datetime.now(),
+                actor="t",
+                timeout_s=5,
+            )
+    assert time.monotonic() - t0 < 2.0
+    engine.dispose()
