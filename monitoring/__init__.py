@@ -28,4 +28,10 @@ spends its CPU), ``checks`` (tcp/http/tls/smtp/dns/icmp), ``rates``
 Setting ``TLDOPS_ALLOWED_NETS`` (comma-separated CIDRs, default all; read by ``inventory.netguard``,
 the platform's one guard, which also reads the older ``TLDOPS_MONITOR_ALLOWED_NETS``) limits what
 the poller and checks contact; other targets are reported "not polled (outside allowed networks)".
+
+``tldops monitor export-prometheus DIR`` writes the SNMP communities and v3 keys into
+``DIR/snmp.yml`` (mode 0600; every other generated file is 0644 and holds no secret): the
+snmp_exporter Debian ships (0.21) reads one ``--config.file`` and expands no environment
+variables, so that file must hold the real values. ``--placeholders`` writes
+``${TLDOPS_CRED_<PROFILE>_<FIELD>}`` instead, for operators who render the file themselves.
 """

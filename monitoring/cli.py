@@ -381,14 +381,22 @@ def export_prometheus_cmd(
     ] = "127.0.0.1:9116",
     tldops_metrics: Annotated[
         str, typer.Option(help="host:port serving tldops /metrics")
-    ] = "127.0.0.1:8000",
+    ] = "127.0.0.1:8080",
     alertmanager: Annotated[str, typer.Option(help="host:port of Alertmanager")] = "127.0.0.1:9093",
     scrape_interval: Annotated[str, typer.Option(help="Prometheus duration")] = "60s",
     with_secrets: Annotated[
-        bool, typer.Option(help="write communities/keys into snmp.yml (mode 0600)")
-    ] = False,
+        bool,
+        typer.Option(
+            "--with-secrets/--placeholders",
+            help="write the SNMP communities/keys into snmp.yml, mode 0600 (default: "
+            "snmp_exporter 0.21 expands no placeholders); --placeholders writes "
+            "${TLDOPS_CRED_...} for you to render",
+        ),
+    ] = True,
 ) -> None:
-    """Write prometheus.yml, file_sd targets, snmp.yml, rules and alertmanager.yml."""
+    """Write prometheus.yml, file_sd targets, snmp.yml, rules and alertmanager.yml.
+
+    snmp.yml holds the SNMP secrets (mode 0600) unless --placeholders is given."""
     opts = ExportOptions(
         snmp_exporter=snmp_exporter,
         tldops_metrics=tldops_metrics,
@@ -407,6 +415,17 @@ def export_prometheus_cmd(
     console.print(
         f"[green]✓[/] {res.targets} targets, {res.modules} snmp modules, {res.receivers} receivers"
     )
+    if res.secrets_file is not None:
+        console.print(
+            f"[yellow]![/] {res.secrets_file} chứa mật khẩu/community SNMP (quyền 0600) / "
+            "holds the SNMP secrets (mode 0600): keep it readable only by snmp_exporter"
+        )
+    elif not with_secrets:
+        console.print(
+            "[yellow]![/] snmp.yml chứa ${TLDOPS_CRED_...}: hãy thay giá trị trước khi chạy / "
+            "holds ${TLDOPS_CRED_...} placeholders: render them before snmp_exporter reads it "
+            "(0.21 does not expand them)"
+        )
 
 
 def _seconds(duration: str) -> float:

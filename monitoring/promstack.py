@@ -6,14 +6,20 @@ of truth and writes their configuration (``tldops monitor export-prometheus DIR`
     DIR/prometheus.yml                 scrape jobs (or prometheus-shard-<i>.yml with --shards N)
     DIR/targets/snmp-<province>.json   file_sd groups labelled with the org tree
     DIR/snmp.yml                       snmp_exporter modules (Debian's 0.21 format: auth per module)
+                                       WITH the SNMP communities / v3 keys in it: mode 0600
     DIR/rules/tldops.rules.yml         alerting rules equivalent to the built-in defaults
     DIR/alertmanager.yml               routes following the org tree to each unit's IT contacts
 
 The snmp_exporter shipped with Debian 12 (0.21) has no separate ``auths`` section, so each
 (profile, credential) pair becomes one module named ``<profile>__<credential>``; a target picks
-its module through the ``__param_module`` label of its file_sd group. Secrets are written only
-with ``with_secrets=True`` (file mode 0600); otherwise placeholders name the environment
-variable that holds them. Every file is written atomically (temp file + rename).
+its module through the ``__param_module`` label of its file_sd group. 0.21 also takes a single
+``--config.file`` and expands no environment variables, so a placeholder in ``snmp.yml`` reaches
+the agent verbatim (every scrape fails with "wrong digest" / an unknown community). The default
+export therefore decrypts the credentials into ``snmp.yml`` and writes it with mode 0600 (the
+other files stay 0644 and hold no secret). ``with_secrets=False`` (``--placeholders``) writes
+``${TLDOPS_CRED_<PROFILE>_<FIELD>}`` instead, for an operator who renders the file with their
+own tooling (envsubst, a vault agent) before the exporter reads it. Every file is written
+atomically (temp file + rename).
 """
 
 from __future__ import annotations
@@ -58,13 +64,14 @@ class ExportOptions:
     """What to generate. ``shards`` > 1 writes one Prometheus config per shard (hashmod)."""
 
     snmp_exporter: str = "127.0.0.1:9116"
-    tldops_metrics: str = "127.0.0.1:8000"
+    tldops_metrics: str = "127.0.0.1:8080"
     alertmanager: str = "127.0.0.1:9093"
     scrape_interval: str = "60s"
     scrape_timeout: str = "30s"
     evaluation_interval: str = "30s"
     shards: int = 1
-    with_secrets: bool = False
+    # snmp_exporter 0.21 cannot expand placeholders: the secrets go into snmp.yml (0600).
+    with_secrets: bool = True
     webhook_url: str | None = None
 
 
@@ -74,6 +81,7 @@ class ExportResult:
     targets: int
     modules: int
     receivers: int
+    secrets_file: Path | None = None  # the one file holding SNMP secrets (mode 0600), if any
 
 
 def atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:
@@ -256,7 +264,12 @@ def _auth_block(
     secret: dict[str, Any] = {}
     if with_secrets:
         if box is None:
-            raise ExportFailed("cần khóa giải mã / a SecretBox is needed to write secrets")
+            raise ExportFailed(
+                "cần khóa giải mã để ghi thông tin SNMP vào snmp.yml / "
+                "a SecretBox is needed to write the SNMP secrets into snmp.yml",
+                hint="set TLDOPS_SECRET_KEY, or export with --placeholders and render the "
+                "${TLDOPS_CRED_...} values yourself",
+            )
         secret = box.open(profile.secret_blob)
 
     def val(field: str) -> str:
@@ -620,4 +633,5 @@ def export_prometheus(
         targets=sum(len(a) for g in groups.values() for a in g.values()),
         modules=len(snmp_cfg),
         receivers=len(am["receivers"]),
+        secrets_file=directory / "snmp.yml" if options.with_secrets and snmp_cfg else None,
     )

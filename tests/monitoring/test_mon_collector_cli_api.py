@@ -215,6 +215,16 @@ def test_cli_poll_status_alerts_ack_silence_export(
     assert r.exit_code == 0, r.output
     assert (out / "prometheus-shard-1.yml").exists() and (out / "snmp.yml").exists()
     assert "2 targets" in r.output
+    # No flag: the secrets are in snmp.yml (0600), and the command says so.
+    assert snmpd.community in (out / "snmp.yml").read_text()
+    assert (out / "snmp.yml").stat().st_mode & 0o777 == 0o600
+    assert "holds the SNMP secrets (mode 0600)" in r.output
+    r = runner.invoke(app, ["monitor", "export-prometheus", str(out), "--placeholders"], env=env)
+    assert r.exit_code == 0, r.output
+    assert snmpd.community not in (out / "snmp.yml").read_text()
+    assert "${TLDOPS_CRED_CRED_HN_SW_01_COMMUNITY}" in (out / "snmp.yml").read_text()
+    assert (out / "snmp.yml").stat().st_mode & 0o777 == 0o644
+    assert "placeholders" in r.output
 
 
 @pytest.fixture

@@ -99,7 +99,8 @@ def test_generated_files_pass_promtool_amtool_and_snmp_exporter(
     sqlite_url: str, snmpd: Snmpd, tmp_path: Path
 ) -> None:
     engine = make_inventory(sqlite_url, snmpd)
-    res = export(engine, tmp_path, with_secrets=True, webhook_url="http://127.0.0.1:9099/hook")
+    # The default export (no secrets flag): snmp_exporter 0.21 must be able to use it as is.
+    res = export(engine, tmp_path, webhook_url="http://127.0.0.1:9099/hook")
     assert res.targets == 5 and res.modules == 5 and res.receivers == 4
     out = run_tool(need("promtool"), "check", "config", "prometheus.yml", cwd=tmp_path)
     assert "SUCCESS" in out
@@ -109,6 +110,10 @@ def test_generated_files_pass_promtool_amtool_and_snmp_exporter(
     assert "SUCCESS" in out and "4 receivers" in out
     run_tool(need("prometheus-snmp-exporter"), "--config.file=snmp.yml", "--dry-run", cwd=tmp_path)
     assert oct((tmp_path / "snmp.yml").stat().st_mode & 0o777) == "0o600"
+    assert res.secrets_file == tmp_path / "snmp.yml"
+    assert snmpd.community in (tmp_path / "snmp.yml").read_text()
+    others = [f for f in res.files if f.name != "snmp.yml"]
+    assert all(f.stat().st_mode & 0o777 == 0o644 for f in others)
     assert not list(tmp_path.rglob("*.tmp"))  # atomic writes leave nothing behind
 
     groups = json.loads((tmp_path / "targets" / "snmp-hn.json").read_text())
@@ -127,7 +132,9 @@ def test_without_secrets_placeholders_and_sharding(
     engine = make_inventory(sqlite_url, snmpd)
     (tmp_path / "targets").mkdir()
     (tmp_path / "targets" / "snmp-old-province.json").write_text("[]")
-    export(engine, tmp_path, shards=3)
+    res = export(engine, tmp_path, shards=3, with_secrets=False)
+    assert res.secrets_file is None
+    assert oct((tmp_path / "snmp.yml").stat().st_mode & 0o777) == "0o644"
     text = (tmp_path / "snmp.yml").read_text()
     assert snmpd.community not in text and snmpd.auth_key not in text
     assert "${TLDOPS_CRED_CRED_HN_SW_01_COMMUNITY}" in text
@@ -166,7 +173,6 @@ def stack(sqlite_url: str, snmpd: Snmpd, tmp_path: Path) -> Iterator[tuple[int, 
     export(
         engine,
         cfg,
-        with_secrets=True,
         snmp_exporter=f"127.0.0.1:{exporter_port}",
         tldops_metrics=f"127.0.0.1:{free_port(socket.SOCK_STREAM)}",
         scrape_interval="1s",
