@@ -20,7 +20,14 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -29,9 +36,12 @@ from inventory.api_deps import Page, PageDep, PrincipalDep, SessionDep, paginate
 from inventory.config import TIMEZONE
 from inventory.db import session_scope
 from inventory.enums import (
+    ContactRole,
+    CredentialKind,
     DeviceKind,
     DeviceStatus,
     LinkStatus,
+    ServiceKind,
     SiteKind,
     SoftwareCategory,
     SoftwareStatus,
@@ -40,18 +50,30 @@ from inventory.enums import (
 from inventory.errors import NotFound, PermissionDenied
 from inventory.models import (
     AuditRecord,
+    CredentialProfile,
     Custody,
     Device,
     InternetLink,
     Officer,
+    Service,
     Site,
     Software,
     Unit,
     subtree_filter,
 )
 from inventory.security import Principal, Role
-from inventory.service import InventoryService
+from inventory.service import UNSET, InventoryService, bad_char
 from inventory.text import fold, slugify
+
+
+def _no_invisible(value: str) -> str:
+    """Refuse control and format characters beyond C0 (C1, zero-width, bidi overrides): they
+    break XLSX exports and make different values look alike."""
+    c = bad_char(value)
+    if c is not None:
+        raise ValueError(f"contains the control or invisible character U+{ord(c):04X}")
+    return value
+
 
 # Free text from users: no control characters (PostgreSQL refuses NUL), not blank.
 Text = Annotated[
@@ -59,6 +81,7 @@ Text = Annotated[
     StringConstraints(
         min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
     ),
+    AfterValidator(_no_invisible),
 ]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 
@@ -170,9 +193,23 @@ class DeviceOut(_Out):
     assigned_officer_code: str | None
     purchase_date: date | None
     cost_vnd: int | None
+    platform: str | None = None
+    site_code: str | None = None
+    snmp_profile: str | None = None
+    ssh_profile: str | None = None
+    snmp_port: int | None = None
+    monitored: bool = True
 
     @classmethod
     def of(cls, dev: Device) -> DeviceOut:
+        session = Session.object_session(dev)
+
+        def profile(pid: int | None) -> str | None:
+            if pid is None or session is None:
+                return None
+            prof = session.get(CredentialProfile, pid)
+            return prof.name if prof is not None else None
+
         return cls(
             asset_tag=dev.asset_tag,
             kind=dev.kind,
@@ -186,6 +223,12 @@ class DeviceOut(_Out):
             assigned_officer_code=dev.assigned_officer.code if dev.assigned_officer else None,
             purchase_date=dev.purchase_date,
             cost_vnd=dev.cost_vnd,
+            platform=dev.platform,
+            site_code=dev.site.code if dev.site is not None else None,
+            snmp_profile=profile(dev.snmp_profile_id),
+            ssh_profile=profile(dev.ssh_profile_id),
+            snmp_port=dev.snmp_port,
+            monitored=dev.monitored,
         )
 
 
@@ -206,12 +249,108 @@ class DeviceIn(BaseModel):
 
 
 class DevicePatch(BaseModel):
+    """Fields left out are left alone. For the connection fields (``platform``, profiles,
+    ``snmp_port``, ``site_code``) an explicit ``null`` clears the value."""
+
     status: DeviceStatus | None = None
     unit_code: Code | None = None
     hostname: Code | None = None
     mgmt_ip: str | None = Field(default=None, max_length=64)
+    platform: Code | None = None
+    snmp_profile: Text | None = None
+    ssh_profile: Text | None = None
+    snmp_port: int | None = Field(default=None, ge=1, le=65535)
+    monitored: bool | None = None
+    site_code: Code | None = None
 
     _ip = field_validator("mgmt_ip")(_check_ip)
+
+
+SET_FIELDS = ("platform", "snmp_profile", "ssh_profile", "snmp_port", "monitored", "site_code")
+
+
+class ContactOut(BaseModel):
+    unit_code: str
+    role: ContactRole
+    officer_code: str
+    officer_name: str
+    email: str | None
+    phone: str | None
+    active: bool
+
+
+class ContactIn(BaseModel):
+    role: ContactRole
+    officer_code: Code
+
+
+class ServiceOut(BaseModel):
+    name: str
+    unit_code: str
+    kind: ServiceKind
+    target: str
+    port: int | None
+    expect: str | int | None
+    enabled: bool
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Service) -> ServiceOut:
+        params = dict(row.params or {})
+        return cls(
+            name=row.name,
+            unit_code=row.unit.code,
+            kind=row.kind,
+            target=row.target,
+            port=params.get("port"),
+            expect=params.get("expect_status", params.get("expect")),
+            enabled=row.enabled,
+            params=params,
+        )
+
+
+Target = Annotated[
+    str, StringConstraints(min_length=1, max_length=500), AfterValidator(_no_invisible)
+]
+
+
+class ServiceIn(BaseModel):
+    unit_code: Code
+    name: Annotated[Text, StringConstraints(max_length=128)]
+    kind: ServiceKind
+    target: Target
+    port: int | None = Field(default=None, ge=1, le=65535)
+    expect: (
+        Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_invisible)]
+        | int
+        | None
+    ) = None
+    enabled: bool = True
+
+
+class ServicePatch(BaseModel):
+    """Fields left out are left alone; ``port``/``expect`` set to ``null`` are removed."""
+
+    unit_code: Code | None = None
+    kind: ServiceKind | None = None
+    target: Target | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    expect: (
+        Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_invisible)]
+        | int
+        | None
+    ) = None
+    enabled: bool | None = None
+
+
+class CredentialOut(BaseModel):
+    name: str
+    kind: CredentialKind
+    username: str | None
+    port: int | None
+    params: dict[str, Any]
+    secret_fields: list[str] | None = Field(description="names of the stored secret fields")
+    devices: int
 
 
 class AssignIn(BaseModel):
@@ -382,7 +521,7 @@ def _scope(session: Session, principal: Principal, unit: str | None) -> Any:
 
 
 def _svc(session: Session, principal: Principal) -> InventoryService:
-    return InventoryService(session, actor=f"web:{principal.name}")
+    return InventoryService(session, actor=f"web:{principal.name}", principal=principal)
 
 
 units = APIRouter(prefix="/api/units", tags=["inventory"])
@@ -392,6 +531,8 @@ sites = APIRouter(prefix="/api/sites", tags=["inventory"])
 software = APIRouter(prefix="/api/software", tags=["inventory"])
 links = APIRouter(prefix="/api/links", tags=["inventory"])
 audit_router = APIRouter(prefix="/api/audit", tags=["audit"])
+services_router = APIRouter(prefix="/api/services", tags=["inventory"])
+credentials_router = APIRouter(prefix="/api/credentials", tags=["inventory"])
 targets = APIRouter(prefix="/api/targets", tags=["targets"])
 
 
@@ -440,6 +581,67 @@ def create_unit(body: UnitIn, session: SessionDep, principal: PrincipalDep) -> U
         parent_code=body.parent_code,
     )
     return UnitOut.of(unit, parent_code=body.parent_code)
+
+
+def _contact_out(unit_code: str, c: Any) -> ContactOut:
+    return ContactOut(
+        unit_code=unit_code,
+        role=c.role,
+        officer_code=c.officer.code,
+        officer_name=c.officer.full_name,
+        email=c.officer.email,
+        phone=c.officer.phone,
+        active=c.officer.active,
+    )
+
+
+@units.get("/{code}/contacts", response_model=list[ContactOut], summary="Contacts of a unit")
+def list_contacts(
+    code: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    role: ContactRole | None = None,
+) -> list[ContactOut]:
+    unit = _visible_unit(session, principal, code)
+    return [_contact_out(unit.code, c) for c in _svc(session, principal).unit_contacts(code, role)]
+
+
+@units.post(
+    "/{code}/contacts", response_model=ContactOut, status_code=201, summary="Add a unit contact"
+)
+def add_contact(
+    code: str, body: ContactIn, session: SessionDep, principal: PrincipalDep
+) -> ContactOut:
+    unit = _visible_unit(session, principal, code, Role.it_staff)
+    svc = _svc(session, principal)
+    row = svc.add_contact(unit_code=unit.code, officer_code=body.officer_code, role=body.role)
+    return _contact_out(unit.code, row)
+
+
+@units.delete(
+    "/{code}/contacts",
+    response_model=list[ContactOut],
+    summary="Remove a unit contact (idempotent); answers the contacts that remain",
+)
+def remove_contact(
+    code: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    role: ContactRole,
+    officer_code: Annotated[str, Query(max_length=64)],
+) -> list[ContactOut]:
+    unit = _visible_unit(session, principal, code, Role.it_staff)
+    svc = _svc(session, principal)
+    svc.remove_contact(unit_code=unit.code, role=role, officer_code=officer_code, missing_ok=True)
+    return [_contact_out(unit.code, c) for c in svc.unit_contacts(unit.code)]
+
+
+@units.get("/{code}/services", response_model=list[ServiceOut], summary="Services of a unit")
+def unit_services(
+    code: str, session: SessionDep, principal: PrincipalDep, subtree: bool = True
+) -> list[ServiceOut]:
+    _visible_unit(session, principal, code)
+    return [ServiceOut.of(r) for r in _svc(session, principal).services(code, subtree=subtree)]
 
 
 @units.patch("/{code}", response_model=UnitOut, summary="Rename a unit or change its kind")
@@ -571,7 +773,15 @@ def patch_device(
     _visible_device(session, principal, asset_tag, Role.it_staff)
     if body.unit_code is not None:
         _visible_unit(session, principal, body.unit_code, Role.it_staff)
-    dev = _svc(session, principal).update_device(asset_tag, **body.model_dump())
+    given = body.model_fields_set
+    svc = _svc(session, principal)
+    basic = {k: v for k, v in body.model_dump().items() if k not in SET_FIELDS}
+    dev = svc.update_device(asset_tag, **basic)
+    settings = {k: getattr(body, k) for k in SET_FIELDS if k in given}
+    if settings.get("monitored", True) is None:
+        settings.pop("monitored")
+    if settings:
+        dev = svc.set_device(dev.asset_tag, **settings)
     return DeviceOut.of(dev)
 
 
@@ -672,6 +882,90 @@ def list_links(
 def put_link(body: LinkIn, session: SessionDep, principal: PrincipalDep) -> LinkOut:
     _visible_unit(session, principal, body.unit_code, Role.it_staff)
     return _link_out(_svc(session, principal).upsert_link(**body.model_dump()))
+
+
+# -- monitored services ---------------------------------------------------------------------------
+@services_router.get("", response_model=Page[ServiceOut], summary="List monitored services")
+def list_services(
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    subtree: bool = True,
+) -> Page[ServiceOut]:
+    query: Select[Any] = select(Service).join(Unit, Unit.id == Service.unit_id)
+    query = query.where(principal.visible_filter(Unit.path))
+    if unit:
+        top = _visible_unit(session, principal, unit)
+        query = query.where(subtree_filter(Unit.path, top.path) if subtree else Unit.id == top.id)
+    return paginate(session, query.order_by(Unit.path, Service.name), page, ServiceOut.of)
+
+
+@services_router.get("/{name}", response_model=ServiceOut, summary="One monitored service")
+def get_service(name: str, session: SessionDep, principal: PrincipalDep) -> ServiceOut:
+    return ServiceOut.of(_svc(session, principal).service(name))
+
+
+@services_router.post("", response_model=ServiceOut, status_code=201, summary="Add a service")
+def create_service(body: ServiceIn, session: SessionDep, principal: PrincipalDep) -> ServiceOut:
+    _visible_unit(session, principal, body.unit_code, Role.it_staff)
+    return ServiceOut.of(_svc(session, principal).add_service(**body.model_dump()))
+
+
+@services_router.patch("/{name}", response_model=ServiceOut, summary="Change a service")
+def patch_service(
+    name: str, body: ServicePatch, session: SessionDep, principal: PrincipalDep
+) -> ServiceOut:
+    given = body.model_fields_set
+    kwargs: dict[str, Any] = {
+        k: getattr(body, k) for k in ("unit_code", "kind", "target", "enabled")
+    }
+    kwargs["port"] = body.port if "port" in given else UNSET
+    kwargs["expect"] = body.expect if "expect" in given else UNSET
+    return ServiceOut.of(_svc(session, principal).update_service(name, **kwargs))
+
+
+@services_router.delete("/{name}", response_model=ServiceOut, summary="Delete a service")
+def delete_service(name: str, session: SessionDep, principal: PrincipalDep) -> ServiceOut:
+    """Deletes the service and answers what it was."""
+    svc = _svc(session, principal)
+    gone = ServiceOut.of(svc.service(name))
+    svc.remove_service(name)
+    return gone
+
+
+# -- credential profiles (read-only, admins) ------------------------------------------------------
+def _require_root_admin(session: Session, principal: Principal) -> InventoryService:
+    svc = _svc(session, principal)
+    if not principal.can(Role.admin, svc.root().path):
+        raise PermissionDenied("Chỉ quản trị toàn hệ thống / only administrators of the whole tree")
+    return svc
+
+
+def _credential_out(svc: InventoryService, name: str) -> CredentialOut:
+    s = svc.credential_summary(name)
+    return CredentialOut(
+        name=s["name"],
+        kind=s["kind"],
+        username=s["username"],
+        port=s["port"],
+        params=s["params"],
+        secret_fields=s["secret_fields"],
+        devices=s["devices"],
+    )
+
+
+@credentials_router.get("", response_model=list[CredentialOut], summary="Credential profiles")
+def list_credentials(session: SessionDep, principal: PrincipalDep) -> list[CredentialOut]:
+    """Every profile with the names of its secret fields, never their values (admins)."""
+    svc = _require_root_admin(session, principal)
+    return [_credential_out(svc, p.name) for p in svc.credentials()]
+
+
+@credentials_router.get("/{name}", response_model=CredentialOut, summary="One credential profile")
+def get_credential(name: str, session: SessionDep, principal: PrincipalDep) -> CredentialOut:
+    svc = _require_root_admin(session, principal)
+    return _credential_out(svc, name)
 
 
 # -- audit ----------------------------------------------------------------------------------------
@@ -881,5 +1175,16 @@ def list_indicators(principal: PrincipalDep) -> list[IndicatorInfo]:
 
 
 router = APIRouter()
-for _r in (units, officers, devices, sites, software, links, audit_router, targets):
+for _r in (
+    units,
+    officers,
+    devices,
+    sites,
+    software,
+    links,
+    services_router,
+    credentials_router,
+    audit_router,
+    targets,
+):
     router.include_router(_r)

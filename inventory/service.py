@@ -751,8 +751,11 @@ class InventoryService(AuditedService):
         )
         return contact
 
-    def remove_contact(self, *, unit_code: str, role: ContactRole, officer_code: str) -> None:
-        """Remove one contact; NotFound if the officer is not that unit's contact in ``role``."""
+    def remove_contact(
+        self, *, unit_code: str, role: ContactRole, officer_code: str, missing_ok: bool = False
+    ) -> None:
+        """Remove one contact; NotFound if the officer is not that unit's contact in ``role``
+        (unless ``missing_ok``: an HTTP DELETE is idempotent)."""
         role = ContactRole(role)
         unit, off = self._unit_w(unit_code), self.officer(officer_code)
         row = self.session.scalar(
@@ -762,6 +765,8 @@ class InventoryService(AuditedService):
                 UnitContact.role == role,
             )
         )
+        if row is None and missing_ok:
+            return
         if row is None:
             raise NotFound(
                 f"{off.code} không là đầu mối {role.value} của {unit.code} / "
