@@ -34,8 +34,18 @@ T = TypeVar("T")
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session per request; committed if the handler returns, rolled back if it raises."""
-    with session_scope(request.app.state.engine) as session:
+    """A session per request; committed if the handler returns, rolled back if it raises.
+
+    Declared with ``scope="function"`` (``SessionDep``): the commit runs when the handler
+    returns and *before* the response is sent, so a failed commit (a full disk, a lock) is the
+    client's 503, never a 2xx for a write that was lost. On SQLite a write request takes the
+    write lock up front (``BEGIN IMMEDIATE``): SQLite's busy wait then applies, where a read
+    that later tries to write would fail at once when another process wrote meanwhile.
+    """
+    engine = request.app.state.engine
+    with session_scope(engine) as session:
+        if request.method in {"POST", "PUT", "PATCH", "DELETE"} and engine.dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         yield session
 
 
@@ -89,6 +99,6 @@ def paginate(
 # a 422 from validation rather than an integer overflow inside the database driver.
 IdPath = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 PageDep = Annotated[PageParams, Depends(page_params)]

@@ -13,27 +13,40 @@ unsafe requests must carry the session's CSRF token (``X-CSRF-Token`` header, or
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import ipaddress
+import json
 import logging
+import os
+import re
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import cookie_parser
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inventory.db import session_scope
+from inventory.api_deps import get_principal
+from inventory.db import make_sessionmaker
 from inventory.errors import OpsError, PermissionDenied, ValidationFailed
 from inventory.security import Principal
 from ops_cli.accounts import AccountService, credentials_generation, digest
@@ -93,36 +106,50 @@ class Identity:
 
 
 def _resolve(engine: Engine, *, token: str | None, cookie: str | None) -> Identity | None:
-    with session_scope(engine) as session:
-        svc = AccountService(session)
-        if token:
-            user = svc.token_user(token)
-            if user is None:
-                return None
-            return Identity(
-                user_id=user.id,
-                username=user.username,
-                display_name=user.display_name,
-                principal=svc.principal_for(user),
-                via="token",
-                csrf_token=None,
-                session_hash=None,
-                must_change_password=user.must_change_password,
-            )
-        if cookie:
-            ws = svc.session_for(cookie)
-            if ws is None:
-                return None
-            return Identity(
-                user_id=ws.user.id,
-                username=ws.user.username,
-                display_name=ws.user.display_name,
-                principal=svc.principal_for(ws.user),
-                via="session",
-                csrf_token=ws.csrf_token,
-                session_hash=ws.id_hash,
-                must_change_password=ws.user.must_change_password,
-            )
+    session = make_sessionmaker(engine)()
+    try:
+        identity = _identity(session, token=token, cookie=cookie)
+        try:
+            # The only write here is a session's last-seen time (once a minute): losing it to a
+            # busy database must not turn a read into an error.
+            session.commit()
+        except OperationalError:
+            session.rollback()
+        return identity
+    finally:
+        session.close()
+
+
+def _identity(session: Session, *, token: str | None, cookie: str | None) -> Identity | None:
+    svc = AccountService(session)
+    if token:
+        user = svc.token_user(token)
+        if user is None:
+            return None
+        return Identity(
+            user_id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            principal=svc.principal_for(user),
+            via="token",
+            csrf_token=None,
+            session_hash=None,
+            must_change_password=user.must_change_password,
+        )
+    if cookie:
+        ws = svc.session_for(cookie)
+        if ws is None:
+            return None
+        return Identity(
+            user_id=ws.user.id,
+            username=ws.user.username,
+            display_name=ws.user.display_name,
+            principal=svc.principal_for(ws.user),
+            via="session",
+            csrf_token=ws.csrf_token,
+            session_hash=ws.id_hash,
+            must_change_password=ws.user.must_change_password,
+        )
     return None
 
 
@@ -158,47 +185,63 @@ _cookie = APIKeyCookie(
 )
 
 
+async def resolve_identity(
+    engine: Engine, *, bearer: str | None, cookie: str | None
+) -> Identity | None:
+    """Who sent the request (token first, else session cookie); None when anonymous."""
+    if bearer:
+        identity = _resolve_token(engine, bearer)
+        if identity is None:
+            generation = credentials_generation()
+            identity = await run_in_threadpool(_resolve, engine, token=bearer, cookie=None)
+            if identity is not None:
+                _remember_token(bearer, identity, generation)
+        return identity
+    if cookie:
+        return await run_in_threadpool(_resolve, engine, token=None, cookie=cookie)
+    return None
+
+
 async def authenticate(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> None:
-    """Set ``request.state.identity`` and ``request.state.principal`` (None when anonymous)."""
+    """Set ``request.state.identity`` and ``request.state.principal`` (None when anonymous).
+
+    :class:`RequestGate` has usually resolved the identity already (before the body was read);
+    this dependency adds the CSRF check, which may need the form, and the one-time-password gate.
+    The declared ``bearer``/``cookie`` parameters document both schemes in OpenAPI.
+    """
     if getattr(request.state, "authenticated", False):
         return
     request.state.authenticated = True
-    request.state.identity = None
-    request.state.principal = None
-    engine = request.app.state.engine
-    identity: Identity | None = None
-    if bearer is not None:
-        identity = _resolve_token(engine, bearer.credentials)
-        if identity is None:
-            generation = credentials_generation()
-            identity = await run_in_threadpool(
-                _resolve, engine, token=bearer.credentials, cookie=None
-            )
-            if identity is not None:
-                _remember_token(bearer.credentials, identity, generation)
-    elif cookie:
-        identity = await run_in_threadpool(_resolve, engine, token=None, cookie=cookie)
-        if identity is not None and request.method in UNSAFE_METHODS:
-            sent = request.headers.get("x-csrf-token")
-            ctype = request.headers.get("content-type", "")
-            if sent is None and ctype.startswith(
-                ("application/x-www-form-urlencoded", "multipart/form-data")
-            ):
-                form = await request.form()
-                value = form.get("csrf_token")
-                sent = value if isinstance(value, str) else None
-            assert identity.csrf_token is not None
-            if not sent or not AccountService.csrf_matches_token(identity.csrf_token, sent):
-                raise CsrfFailed(
-                    "Thiếu hoặc sai mã chống giả mạo (CSRF) / missing or wrong CSRF token",
-                    hint="reload the page; API clients send the X-CSRF-Token header or use a "
-                    "bearer token",
-                )
+    if "identity" in request.state._state:
+        identity: Identity | None = request.state.identity
+    else:
+        identity = await resolve_identity(
+            request.app.state.engine,
+            bearer=bearer.credentials if bearer is not None else None,
+            cookie=cookie,
+        )
     request.state.identity = identity
+    request.state.principal = None
+    if identity is not None and identity.via == "session" and request.method in UNSAFE_METHODS:
+        sent = request.headers.get("x-csrf-token")
+        ctype = request.headers.get("content-type", "")
+        if sent is None and ctype.startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            form = await request.form()
+            value = form.get("csrf_token")
+            sent = value if isinstance(value, str) else None
+        assert identity.csrf_token is not None
+        if not sent or not AccountService.csrf_matches_token(identity.csrf_token, sent):
+            raise CsrfFailed(
+                "Thiếu hoặc sai mã chống giả mạo (CSRF) / missing or wrong CSRF token",
+                hint="reload the page; API clients send the X-CSRF-Token header or use a "
+                "bearer token",
+            )
     # The one-time password gates interactive sessions only: an API token is a credential an
     # admin issued on purpose for a script, which never has a browser to change a password in.
     blocked = identity is not None and identity.via == "session" and identity.must_change_password
@@ -263,6 +306,21 @@ def _install_error_handlers(app: FastAPI) -> None:
             422, "ValidationFailed", "Dữ liệu không hợp lệ / invalid input", problems=problems
         )
 
+    async def db_unavailable(request: Request, exc: Exception) -> Response:
+        status, body, headers = database_unavailable(exc)
+        if _wants_html(request):
+            from ops_cli.pages import render_error
+
+            resp = render_error(
+                request, status=status, message=body.error.message, hint=body.error.hint
+            )
+            resp.headers.update(headers)
+            return resp
+        return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+    app.add_exception_handler(OperationalError, db_unavailable)
+    app.add_exception_handler(PoolTimeout, db_unavailable)
+
     async def db_error(request: Request, exc: Exception) -> Response:
         # The services check what they can; the database is the last line for races.
         if isinstance(exc, IntegrityError):
@@ -289,6 +347,41 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, db_error)
 
 
+def database_unavailable(exc: Exception) -> tuple[int, ErrorBody, dict[str, str]]:
+    """503 for a database that cannot take the work now: nothing was stored, try again.
+
+    The transaction was rolled back before this answer, so a client never sees a success for a
+    write that is not on disk (a full disk, a lock held past the bounded wait, a lost server).
+    """
+    text = str(getattr(exc, "orig", exc)).lower()
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if "full" in text or "no space" in text or "disk i/o" in text:
+        log.error("database cannot write: %s", text)
+        return (
+            503,
+            _error_body(
+                "StorageFull",
+                "Máy chủ hết dung lượng lưu trữ, chưa ghi gì / the server is out of disk space, "
+                "nothing was written",
+                hint="an administrator must free disk space on the database server",
+            ),
+            retry,
+        )
+    if "locked" in text or "busy" in text or isinstance(exc, PoolTimeout) or "timeout" in text:
+        return 503, _busy_body(), retry
+    log.error("database unavailable: %s", text)
+    return (
+        503,
+        _error_body(
+            "DatabaseUnavailable",
+            "Cơ sở dữ liệu tạm thời không dùng được, chưa ghi gì / the database is unavailable, "
+            "nothing was written",
+            hint=f"try again in {RETRY_AFTER_SECONDS} seconds; if it persists, run `tldops doctor`",
+        ),
+        retry,
+    )
+
+
 class SecurityHeaders:
     """Pure ASGI middleware adding the usual hardening headers (cheaper than BaseHTTPMiddleware)."""
 
@@ -313,6 +406,233 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+MAX_BODY_BYTES = 1 << 20  # JSON and form bodies: far above any real record
+MAX_UPLOAD_BYTES = 20 << 20  # multipart uploads (an office's import workbook)
+WRITE_WAIT_SECONDS = 10.0
+RETRY_AFTER_SECONDS = 5
+_FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
+
+
+def forbidden_characters(value: Any, where: str = "body") -> list[str]:
+    """Where ``value`` (parsed JSON or a form) holds control characters or lone surrogates.
+
+    They are never meant as data: NUL breaks PostgreSQL text and XLSX export, the others are
+    invisible. Tab, line feed and carriage return are allowed.
+
+    >>> forbidden_characters({"name": "Hà Nội", "note": ["ok", "bad\x00"]})
+    ['body.note.1: U+0000']
+    """
+    found: list[str] = []
+    if isinstance(value, str):
+        bad = _FORBIDDEN_CHARS.search(value)
+        if bad:
+            found.append(f"{where}: U+{ord(bad.group()):04X}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found += forbidden_characters(str(key), f"{where} (key)")
+            found += forbidden_characters(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += forbidden_characters(item, f"{where}.{i}")
+    return found
+
+
+async def _send_error(send: Send, status: int, body: ErrorBody, headers: dict[str, str]) -> None:
+    response = JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:  # pragma: no cover - a response never reads
+    return {"type": "http.disconnect"}
+
+
+def _error_body(
+    err_type: str, message: str, hint: str | None = None, problems: Iterable[str] = ()
+) -> ErrorBody:
+    return ErrorBody(
+        error=ErrorDetail(type=err_type, message=message, hint=hint, problems=list(problems))
+    )
+
+
+class RequestGate:
+    """Pure ASGI middleware: who is asking, how big the body is, and one SQLite writer at a time.
+
+    In this order, before any route runs:
+
+    1. The login (token or session cookie) is resolved, so an anonymous write to the API is
+       answered 401 before a byte of its body is read (routes that authenticate themselves, such
+       as the Jitsi webhook, are found from the routes' own dependencies, not listed here).
+    2. The body is read up to ``TLDOPS_MAX_BODY_BYTES`` (1 MiB; uploads ``TLDOPS_MAX_UPLOAD_BYTES``,
+       20 MiB); a larger one is answered 413 without reading the rest.
+    3. JSON and form bodies holding control characters are refused (422, field by field).
+    4. On SQLite, unsafe requests queue for the single write lock for at most
+       ``TLDOPS_WRITE_WAIT_SECONDS`` (10) and are answered 503 with ``Retry-After`` when it does
+       not come: SQLite has one writer, and forty threads spinning in its busy handler is what
+       made concurrent writers collapse into "database is locked" errors.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.max_body = int(_env_number("TLDOPS_MAX_BODY_BYTES", MAX_BODY_BYTES))
+        self.max_upload = int(_env_number("TLDOPS_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES))
+        self.write_wait = _env_number("TLDOPS_WRITE_WAIT_SECONDS", WRITE_WAIT_SECONDS)
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._gates = weakref.WeakKeyDictionary()
+
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(1)
+        return gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        app = scope["app"]
+        headers = Headers(scope=scope)
+        state = scope.setdefault("state", {})
+        auth = headers.get("authorization", "")
+        scheme, _, credentials = auth.partition(" ")
+        bearer = credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+        cookie = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE) or None
+        try:
+            identity = await resolve_identity(app.state.engine, bearer=bearer, cookie=cookie)
+        except (OperationalError, PoolTimeout) as exc:
+            status, err_body, extra = database_unavailable(exc)
+            await _send_error(send, status, err_body, extra)
+            return
+        state["identity"] = identity
+        method = scope["method"]
+        path: str = scope["path"]
+        unsafe = method in UNSAFE_METHODS
+        if unsafe and identity is None and path.startswith("/api/") and not _public(app, scope):
+            await _send_error(
+                send,
+                401,
+                _error_body("HTTPException", "Chưa đăng nhập / not authenticated"),
+                {"WWW-Authenticate": "Bearer"},
+            )
+            return
+        ctype = headers.get("content-type", "")
+        limit = self.max_upload if ctype.startswith("multipart/form-data") else self.max_body
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_error(send, 413, _too_large(limit), {"Connection": "close"})
+            return
+        body = bytearray()
+        more = method not in {"GET", "HEAD", "OPTIONS"} or declared not in (None, "0")
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                await _send_error(send, 413, _too_large(limit), {"Connection": "close"})
+                return
+        problems = _body_problems(ctype, bytes(body))
+        if problems:
+            await _send_error(
+                send,
+                422,
+                _error_body(
+                    "ValidationFailed",
+                    "Dữ liệu chứa ký tự điều khiển không hợp lệ / the input holds control "
+                    "characters",
+                    hint="remove NUL and other invisible control characters",
+                    problems=problems,
+                ),
+                {},
+            )
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        if not (unsafe and app.state.engine.dialect.name == "sqlite"):
+            await self.app(scope, replay, send)
+            return
+        gate = self._gate()
+        try:
+            await asyncio.wait_for(gate.acquire(), timeout=self.write_wait)
+        except TimeoutError:
+            await _send_error(send, 503, _busy_body(), {"Retry-After": str(RETRY_AFTER_SECONDS)})
+            return
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            gate.release()
+
+
+def _too_large(limit: int) -> ErrorBody:
+    return _error_body(
+        "PayloadTooLarge",
+        f"Dữ liệu gửi lên quá lớn (tối đa {limit // 1024} KiB) / request body too large "
+        f"(at most {limit // 1024} KiB)",
+        hint="split the import into smaller files, or use the CLI for very large ones",
+    )
+
+
+def _busy_body() -> ErrorBody:
+    return _error_body(
+        "ServiceBusy",
+        "Cơ sở dữ liệu đang bận, chưa ghi gì / the database is busy, nothing was written",
+        hint=f"try again in {RETRY_AFTER_SECONDS} seconds",
+    )
+
+
+def _body_problems(ctype: str, body: bytes) -> list[str]:
+    if not body:
+        return []
+    if ctype.startswith("application/json"):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return []  # FastAPI answers malformed JSON with its own 422
+        return forbidden_characters(parsed)
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            return ["body: not UTF-8"]
+        found: list[str] = []
+        for key, value in pairs:
+            if key != "password" and not key.endswith("password"):
+                found += forbidden_characters(value, f"form.{key}")
+        return found
+    return []
+
+
+def _public(app: Any, scope: Scope) -> bool:
+    """True when the API route for ``scope`` authenticates by itself (no login dependency)."""
+    for route in getattr(app.state, "public_routes", ()):
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return True
+    return False
+
+
+def _needs_login(dependant: Any) -> bool:
+    if dependant.call is get_principal:
+        return True
+    return any(_needs_login(d) for d in dependant.dependencies)
 
 
 def mount_domain_routers(app: FastAPI, modules: Iterable[str] = DOMAIN_ROUTERS) -> list[str]:
@@ -391,6 +711,8 @@ def create_app(
     )
     app.state.engine = engine
     app.state.secure_cookies = secure_cookies
+    # Added first, so it runs inside SecurityHeaders: its own 401/413/503 get the headers too.
+    app.add_middleware(RequestGate)
     app.add_middleware(SecurityHeaders)
     _install_error_handlers(app)
     app.state.domain_operations = {}
@@ -416,6 +738,11 @@ def create_app(
 
     install_page_handlers(app)
     app.include_router(pages_router)
+    app.state.public_routes = tuple(
+        r
+        for r in app.routes
+        if isinstance(r, APIRoute) and r.path.startswith("/api/") and not _needs_login(r.dependant)
+    )
     return app
 
 
