@@ -1,7 +1,8 @@
 """``/api/operations``: playbook runs, configuration backups and their diffs, data backups, drills.
 
 Runs tied to a unit and config backups are filtered to the principal's visible subtrees; runs,
-data backups and drills of the whole federation (no unit) are for administrators only.
+data backups and drills of the whole federation (no unit) are for administrators only. A run or
+device the caller may not see answers 404, exactly like one that does not exist.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from inventory.errors import NotFound
 from inventory.models import Device, Unit
 from inventory.security import Principal, Role
 from playbooks.configbackup import ConfigRepo, device_repo_path
+from playbooks.errors import PlaybookNotFound
 from playbooks.models import ConfigBackup, DataBackup, Drill, PlaybookRun
 from playbooks.schemas import (
     ConfigBackupOut,
@@ -52,15 +54,17 @@ def list_runs(
 
 @router.get("/runs/{run_id}", response_model=RunDetailOut)
 def get_run(run_id: IdPath, session: SessionDep, principal: PrincipalDep) -> RunDetailOut:
-    """One run with its per-host recap."""
+    """One run with its per-host recap (404 for a run the caller may not see, as if missing)."""
     run = session.get(PlaybookRun, run_id)
-    if run is None:
-        raise NotFound(f"Không có lần chạy {run_id} / no run {run_id}")
-    if run.unit is not None:
-        principal.require(Role.viewer, run.unit.path)
-    else:
-        principal.require(Role.admin, "/")
+    if run is None or not _sees_run(principal, run):
+        raise PlaybookNotFound(f"Không có lần chạy {run_id} / no run {run_id}")
     return RunDetailOut.model_validate(run)
+
+
+def _sees_run(principal: Principal, run: PlaybookRun) -> bool:
+    if run.unit is None:  # federation-wide runs are for administrators
+        return _is_admin(principal)
+    return principal.can(Role.viewer, run.unit.path)
 
 
 def _config_out(row: ConfigBackup) -> ConfigBackupOut:
@@ -108,9 +112,9 @@ def config_diff(
 ) -> ConfigDiffOut:
     """Unified diff of a device's configuration: from ``rev`` (default: previous) to now."""
     dev = session.scalar(select(Device).where(Device.asset_tag == device))
-    if dev is None:
+    # Another province's device answers exactly like a missing one: existence is not leaked.
+    if dev is None or not principal.can(Role.viewer, dev.unit.path):
         raise NotFound(f"Không có thiết bị {device!r} / no device {device!r}")
-    principal.require(Role.viewer, dev.unit.path)
     rel = device_repo_path(session, device)
     repo = ConfigRepo(PlaybookPaths.from_settings(Settings.from_env()).config_repo)
     return ConfigDiffOut(asset_tag=device, repo_path=rel, rev=rev, diff=repo.diff(rel, rev=rev))

@@ -34,8 +34,10 @@ from inventory.db import utcnow
 from inventory.enums import DeviceKind, DeviceStatus, Severity
 from inventory.models import CredentialProfile, Device, Unit, subtree_filter
 from inventory.secrets import SecretBox
+from inventory.security import Principal
 from inventory.service import record_event
 from inventory.text import slugify
+from playbooks.authz import require_unit_write
 from playbooks.enums import BackupOutcome, ConfigSource
 from playbooks.errors import ConfigRepoError, DeviceUnreachable
 from playbooks.models import ConfigBackup
@@ -480,6 +482,7 @@ def backup_configs(
     unit_code: str | None = None,
     fetcher: Fetcher = default_fetcher,
     on_done: Callable[[FetchResult], None] | None = None,
+    principal: Principal | None = None,
 ) -> list[DeviceBackupResult]:
     """Fetch, clean, commit and record every device's configuration (flushes, no commit).
 
@@ -487,6 +490,7 @@ def backup_configs(
     ...                                    settings=BackupSettings(), unit_code="HN")]
     [<BackupOutcome.first: 'first'>]
     """
+    require_unit_write(session, principal, unit_code=unit_code)
     targets, _skipped = select_targets(session, box=box, unit_code=unit_code)
     fetched = fetch_all(targets, settings=settings, fetcher=fetcher, on_done=on_done)
     results: list[DeviceBackupResult] = []

@@ -36,10 +36,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from inventory import netguard
 from inventory.enums import Severity
-from inventory.errors import NotFound
-from inventory.models import CredentialProfile, Unit
+from inventory.errors import Conflict, NotFound
+from inventory.models import CredentialProfile
 from inventory.secrets import SecretBox
+from inventory.security import Principal, Role
 from inventory.service import audit, record_event
+from playbooks.authz import require_unit_write
 from playbooks.enums import DrillKind, PairHealth, VrrpState
 from playbooks.errors import FailoverError
 from playbooks.models import Drill, VrrpNode, VrrpPair
@@ -106,16 +108,24 @@ def define_pair(
     nodes: Sequence[NodeSpec],
     actor: str,
     check_url: str | None = None,
+    principal: Principal | None = None,
 ) -> VrrpPair:
     """Create or replace the description of a keepalived pair (audited).
 
     >>> define_pair(session, name="portal", vip="198.18.40.100", virtual_router_id=51,
     ...             unit_code="TLD", actor="cli", nodes=[NodeSpec(name="web-a", ...), ...])
     """
-    unit = session.scalar(select(Unit).where(Unit.code == unit_code))
-    if unit is None:
-        raise NotFound(f"Không có đơn vị {unit_code!r} / no unit {unit_code!r}")
+    unit = require_unit_write(session, principal, unit_code=unit_code)
+    assert unit is not None
     pair = session.scalar(select(VrrpPair).where(VrrpPair.name == name))
+    if pair is not None and principal is not None:
+        # Replacing a pair moves it: the caller must hold the pair's current subtree too.
+        if not principal.can(Role.viewer, pair.unit.path):
+            raise Conflict(
+                f"Tên cặp {name!r} đã được dùng / pair name {name!r} is already in use",
+                hint="choose another name",
+            )
+        principal.require(Role.it_staff, pair.unit.path)
     before = None
     if pair is None:
         pair = VrrpPair(name=name, vip=vip, virtual_router_id=virtual_router_id, unit_id=unit.id)
@@ -370,6 +380,7 @@ def drill_failover(
     timeout_s: float = 30.0,
     probe: Callable[[str], str | None] | None = None,
     known_hosts: Path | None = None,
+    principal: Principal | None = None,
 ) -> FailoverDrillResult:
     """Stop the master, time the takeover on the VIP, restore, and record the drill.
 
@@ -384,6 +395,13 @@ def drill_failover(
             return http_probe(url, timeout_s=0.25)
 
     (vp,) = _load_pairs(session, pair)
+    if principal is not None:
+        if not principal.can(Role.viewer, vp.unit.path):  # as if it did not exist
+            raise NotFound(
+                f"Không có cặp keepalived {pair!r} / no keepalived pair {pair!r}",
+                hint="list pairs with `tldops failover status`",
+            )
+        principal.require(Role.it_staff, vp.unit.path)
     # Every node and the VIP's check URL must be reachable under the allowed networks before
     # anything is stopped: a drill that cannot watch the takeover must not start.
     nets = netguard.allowed_nets()

@@ -43,6 +43,8 @@ from inventory import netguard
 from inventory.db import utcnow
 from inventory.models import CredentialProfile
 from inventory.secrets import SecretBox, credential_env_var
+from inventory.security import Principal
+from playbooks.authz import require_admin, require_unit_write
 from playbooks.enums import RunStatus
 from playbooks.errors import PlaybookNotFound, RunFailed
 from playbooks.models import HostResult, PlaybookRun
@@ -417,13 +419,15 @@ def run_playbook(
     timeout_s: int | None = 3600,
     env: Mapping[str, str] | None = None,
     on_progress: Callable[[RunProgress], None] | None = None,
+    principal: Principal | None = None,
 ) -> RunOutcome:
     """Run ``playbook`` and record the run and its per-host recap.
 
     ``inventory`` is a dynamic-inventory dict (``{"all": {"hosts": ...}}``), a path to an
     inventory file/script, or ``None`` for the inventory core's script. ``secrets`` go to the
     child environment only. ``env`` adds non-secret variables (e.g. ``TLDOPS_DATABASE_URL`` for
-    the inventory script). The session is flushed, not committed.
+    the inventory script). The session is flushed, not committed. ``principal`` (a person's
+    run, e.g. from the API) is checked first: see :mod:`playbooks.authz`.
 
     >>> run_playbook(session, playbook="dc_baseline", runs_dir=Path("var/runs"), actor="cli",
     ...              secrets={}, limit="dc-*", check=True).status
@@ -432,6 +436,11 @@ def run_playbook(
     import ansible_runner  # heavy import: only when a run really happens
     from ansible_runner.config.runner import RunnerConfig
 
+    # A person's run (``principal``): it_staff on the unit's subtree; a run without a unit or
+    # on an explicit inventory can reach any host, so it is for administrators.
+    require_unit_write(session, principal, unit_id=unit_id)
+    if inventory is not None:
+        require_admin(principal)
     path = resolve_playbook(playbook)
     if inventory is None:
         if not INVENTORY_SCRIPT.is_file():
