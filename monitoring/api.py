@@ -40,6 +40,11 @@ alerts_router = APIRouter(prefix="/api/alerts", tags=["monitoring"])
 
 
 def _unit(session: Any, code: str | None, principal: Principal) -> Unit:
+    """The unit ``code`` (default: the caller's outermost visible unit).
+
+    A unit outside the caller's grants is reported as missing (404), exactly like a code that
+    does not exist, so other provinces' codes cannot be probed (as the inventory API does).
+    """
     if code is None:
         roots = principal.visible_paths()
         if not roots:
@@ -50,9 +55,8 @@ def _unit(session: Any, code: str | None, principal: Principal) -> Unit:
             unit = session.scalar(select(Unit).where(Unit.path == roots[0]))
     else:
         unit = session.scalar(select(Unit).where(Unit.code == code))
-    if unit is None:
+    if unit is None or not principal.can(Role.viewer, unit.path):
         raise NotFound(f"Không có đơn vị mã {code!r} / no unit with code {code!r}")
-    principal.require(Role.viewer, unit.path)
     return unit
 
 
@@ -154,8 +158,16 @@ def create_silence(session: SessionDep, principal: PrincipalDep, body: SilenceIn
     device_id = None
     if body.device:
         dev = session.scalar(select(Device).where(Device.asset_tag == body.device))
-        if dev is None:
+        # Another province's device is missing to this caller, and so is one outside the
+        # silenced subtree: such a silence could never match an alert of that device.
+        if dev is None or not principal.can(Role.viewer, dev.unit.path):
             raise NotFound(f"Không có thiết bị {body.device!r} / no device {body.device!r}")
+        if not dev.unit.path.startswith(u.path):
+            raise NotFound(
+                f"Đơn vị {u.code} không có thiết bị {body.device!r} / "
+                f"no device {body.device!r} in unit {u.code}",
+                hint="silence the device's own unit, or leave out the device",
+            )
         device_id = dev.id
     now = utcnow()
     s = add_silence(

@@ -20,14 +20,13 @@ from typer.testing import CliRunner
 
 from inventory.db import make_engine, session_scope
 from inventory.enums import DeviceKind
-from inventory.errors import NotFound, OpsError, PermissionDenied
+from inventory.errors import OpsError
 from inventory.models import Unit
 from inventory.security import Grant, Principal, Role
 from inventory.service import record_event
 from monitoring.alerts_api import router as alias_router
 from monitoring.api import router
 from monitoring.collector import make_collector
-from monitoring.errors import AlertNotFound
 from monitoring.jobs import alert_cycle, poll_cycle
 from monitoring.models import Alert, AlertState, Silence
 from monitoring.service import MonitorSettings
@@ -247,12 +246,10 @@ def api(
         request.state.principal = principals.get(request.headers.get("x-test-user", ""))
         return await call_next(request)
 
-    # What ops_cli's error mapping does, so the tests see the same status codes.
+    # What the web app's error mapping does (the status an error class carries).
     @app.exception_handler(OpsError)
     async def ops_error(_request: Request, exc: OpsError) -> JSONResponse:
-        code = 404 if isinstance(exc, NotFound | AlertNotFound) else 422
-        code = 403 if isinstance(exc, PermissionDenied) else code
-        return JSONResponse({"error": {"message": exc.message}}, status_code=code)
+        return JSONResponse({"error": {"message": exc.message}}, status_code=exc.http_status)
 
     app.include_router(router)
     app.include_router(alias_router)  # what the web app mounts for /api/alerts
@@ -285,7 +282,7 @@ def test_api_status_alerts_ack_silence_checks(api: tuple[TestClient, dict[str, A
     st_hn = client.get("/api/monitoring/status", params={"unit": "HN"}, headers=hn).json()
     assert st_hn["unit"]["devices"] == 1
     assert (
-        client.get("/api/monitoring/status", params={"unit": "HCM"}, headers=hn).status_code == 403
+        client.get("/api/monitoring/status", params={"unit": "HCM"}, headers=hn).status_code == 404
     )
     assert client.get("/api/monitoring/status").status_code == 401
 
@@ -314,7 +311,7 @@ def test_api_status_alerts_ack_silence_checks(api: tuple[TestClient, dict[str, A
     assert r.status_code == 201 and r.json()["created_by"] == "it.hn"
     silence_id, planned_end = r.json()["id"], r.json()["ends_at"]
     r = client.post("/api/monitoring/silences", json={"unit": "HCM", "hours": 2}, headers=hn)
-    assert r.status_code == 403
+    assert r.status_code == 404
     assert (
         client.delete(f"/api/monitoring/silences/{silence_id}", headers=viewer).status_code == 404
     )
@@ -329,3 +326,53 @@ def test_api_status_alerts_ack_silence_checks(api: tuple[TestClient, dict[str, A
         "/api/monitoring/alerts", params={"all": True, "state": "firing"}, headers=admin
     ).json()
     assert all(a["state"] == AlertState.firing.value for a in st_all["items"])
+
+
+def test_api_other_provinces_look_missing(api: tuple[TestClient, dict[str, Any]]) -> None:
+    """Another province's unit, alert, silence or device answers 404 exactly like one that does
+    not exist; a visible unit without the needed role answers 403."""
+    client, _ = api
+    admin, hn, viewer = ({"x-test-user": u} for u in ("admin", "hn", "hcm-viewer"))
+
+    def same_404(path: str, missing: str, other: str, **kw: Any) -> None:
+        ra = client.request(kw.pop("method", "GET"), path.format(missing), headers=hn, **kw)
+        rb = client.request(
+            kw.pop("method2", ra.request.method), path.format(other), headers=hn, **kw
+        )
+        assert (ra.status_code, rb.status_code) == (404, 404), (ra.text, rb.text)
+
+    r = client.post("/api/alerts/987654/ack", json={}, headers=admin)
+    assert r.status_code == 404 and "987654" in r.json()["error"]["message"]
+    for path in ("/api/monitoring/status?unit={}", "/api/monitoring/alerts?unit={}"):
+        same_404(path, "NOPE", "HCM")
+    ups = next(
+        a["id"]
+        for a in client.get("/api/alerts", headers=admin).json()["items"]
+        if a["rule"] == "ups_on_battery"
+    )
+    same_404("/api/alerts/{}/ack", "987654", str(ups), method="POST", json={})
+    same_404("/api/monitoring/alerts/{}/ack", "987654", str(ups), method="POST", json={})
+
+    def silence(who: dict[str, str], **body: Any) -> Any:
+        return client.post("/api/monitoring/silences", json={"hours": 1, **body}, headers=who)
+
+    assert silence(hn, unit="HCM").status_code == 404
+    assert silence(hn, unit="NOPE").status_code == 404
+    # A silence of one's own unit naming another province's device: that device is missing.
+    for device in ("HCM-UPS-01", "DEMO-SW", "NO-SUCH-DEV"):
+        r = silence(hn, unit="HN", device=device)
+        assert r.status_code == 404 and device in r.json()["error"]["message"], r.text
+    # A visible device outside the silenced subtree could never match: refused as well.
+    assert silence(admin, unit="HCM", device="HN-SW-01").status_code == 404
+    assert silence(viewer, unit="HCM").status_code == 403  # visible, but only a viewer
+    ok = silence(hn, unit="HN", device="HN-SW-01")
+    assert ok.status_code == 201, ok.text
+    hcm_silence = silence(admin, unit="HCM").json()["id"]
+    same_404("/api/monitoring/silences/{}", "987654", str(hcm_silence), method="DELETE")
+    assert (
+        client.delete(f"/api/monitoring/silences/{ok.json()['id']}", headers=viewer).status_code
+        == 404
+    )
+    assert (
+        client.delete(f"/api/monitoring/silences/{hcm_silence}", headers=viewer).status_code == 403
+    )
