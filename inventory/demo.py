@@ -1214,8 +1214,8 @@ class _Generator:
             (
                 "tldops-web",
                 ServiceKind.http,
-                "http://127.0.0.1:8000/healthz",
-                {"expected_status": 200, "timeout_s": 3},
+                "http://127.0.0.1:8080/healthz",
+                {"expected_status": 200, "timeout_s": 3, "self": True},
             ),
             ("cong-ket-noi", ServiceKind.icmp, "198.18.0.1", {"timeout_s": 2}),
         ]

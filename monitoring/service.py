@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,6 +27,7 @@ from inventory.enums import CredentialKind, DeviceStatus
 from inventory.errors import NotFound, SecretError
 from inventory.models import CredentialProfile, Device, Service, Site, Unit, subtree_filter
 from inventory.secrets import SecretBox
+from inventory.service import audit
 from monitoring.checks import CheckResult, CheckSpec
 from monitoring.errors import ConfigInvalid
 from monitoring.models import (
@@ -43,6 +44,57 @@ from monitoring.snmp import DeviceSample, PollTarget, SnmpAuth
 Clock = Callable[[], datetime]
 
 
+DEFAULT_EXTERNAL_URL = "http://localhost:8080"  # `tldops up`'s default port
+EXTERNAL_URL_ENV = "TLDOPS_EXTERNAL_URL"
+LEGACY_EXTERNAL_URL_ENV = "TLDOPS_MONITOR_EXTERNAL_URL"
+SELF_CHECK_PATH = "/healthz"
+
+
+def external_url(environ: Mapping[str, str] | None = None) -> str:
+    """The web app's base URL: ``TLDOPS_EXTERNAL_URL``, else the older monitoring-only name.
+
+    >>> external_url({"TLDOPS_MONITOR_EXTERNAL_URL": "http://tldops.lan:9000/"})
+    'http://tldops.lan:9000'
+    >>> external_url({"TLDOPS_EXTERNAL_URL": "https://a", "TLDOPS_MONITOR_EXTERNAL_URL": "https://b"})
+    'https://a'
+    """
+    env = os.environ if environ is None else environ
+    value = (env.get(EXTERNAL_URL_ENV) or "").strip() or (
+        env.get(LEGACY_EXTERNAL_URL_ENV) or ""
+    ).strip()
+    return (value or DEFAULT_EXTERNAL_URL).rstrip("/")
+
+
+def point_self_checks(session: Session, base_url: str, *, actor: str = "system") -> int:
+    """Aim every service check marked as the app's own (``params["self"]`` true) at
+    ``<base_url>/healthz``; returns how many targets changed (each change is audited).
+
+    ``tldops up`` calls this at start-up with the URL it serves on, so the demo's self-check
+    follows the port actually used instead of a port written into the seed.
+    """
+    target = base_url.rstrip("/") + SELF_CHECK_PATH
+    changed = 0
+    for svc in session.scalars(select(Service).order_by(Service.id)):
+        if not (svc.params or {}).get("self") or svc.target == target:
+            continue
+        before = svc.target
+        svc.target = target
+        audit(
+            session,
+            actor=actor,
+            action="update",
+            entity="service",
+            entity_key=svc.name,
+            before={"target": before},
+            after={"target": target},
+            unit_path=svc.unit.path,
+            note="self-check follows the served URL",
+        )
+        changed += 1
+    session.flush()
+    return changed
+
+
 @dataclass(frozen=True)
 class MonitorSettings:
     """Monitoring settings from the environment.
@@ -56,13 +108,17 @@ class MonitorSettings:
     ``TLDOPS_MONITOR_CONCURRENCY``    devices polled at once (default 64)
     ``TLDOPS_MONITOR_ACK_TIMEOUT``    minutes before an unacknowledged alert escalates (30)
     ``TLDOPS_MONITOR_WEBHOOK_URL``    Alertmanager-v4 webhook receiver (optional)
-    ``TLDOPS_MONITOR_EXTERNAL_URL``   base URL of the web app, used in links (optional)
+    ``TLDOPS_EXTERNAL_URL``           base URL of the web app, used in alert links (default
+                                      ``http://localhost:8080``, where ``tldops up`` serves;
+                                      the older ``TLDOPS_MONITOR_EXTERNAL_URL`` is still read)
     ``TLDOPS_MONITOR_BACKUP_STALE_HOURS``  newest successful backup older than this alerts (26)
 
     >>> MonitorSettings.from_env({"TLDOPS_ALLOWED_NETS": "127.0.0.0/8"}).allowed_nets
     '127.0.0.0/8'
     >>> MonitorSettings.from_env({"TLDOPS_MONITOR_ALLOWED_NETS": "127.0.0.0/8"}).allowed_nets
     '127.0.0.0/8'
+    >>> MonitorSettings.from_env({}).external_url
+    'http://localhost:8080'
     """
 
     allowed_nets: str = ""
@@ -71,7 +127,7 @@ class MonitorSettings:
     concurrency: int = 64
     ack_timeout_minutes: float = 30.0
     webhook_url: str | None = None
-    external_url: str = "http://localhost:8000"
+    external_url: str = DEFAULT_EXTERNAL_URL
     backup_stale_hours: float = 26.0
 
     @classmethod
@@ -85,7 +141,7 @@ class MonitorSettings:
                 concurrency=int(env.get("TLDOPS_MONITOR_CONCURRENCY", "64")),
                 ack_timeout_minutes=float(env.get("TLDOPS_MONITOR_ACK_TIMEOUT", "30")),
                 webhook_url=env.get("TLDOPS_MONITOR_WEBHOOK_URL") or None,
-                external_url=env.get("TLDOPS_MONITOR_EXTERNAL_URL", "http://localhost:8000"),
+                external_url=external_url(env),
                 backup_stale_hours=float(env.get("TLDOPS_MONITOR_BACKUP_STALE_HOURS", "26")),
             )
             netguard.parse_allowed_nets(settings.allowed_nets)
