@@ -20,6 +20,7 @@ from typing import Any
 import typer
 import yaml
 from pydantic import BaseModel, ValidationError
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from sqlalchemy import select
@@ -146,16 +147,23 @@ def play_run(
 
 
 def _print_hosts(hosts: Any) -> None:
-    table = Table("host", "ok", "changed", "failed", "unreachable", "skipped")
+    hosts = list(hosts)
+    # Why a host failed, next to its counters (the full output stays in var/runs/<id>/stdout).
+    reasons = any(getattr(h, "error", None) for h in hosts)
+    columns = ["host", "ok", "changed", "failed", "unreachable", "skipped"]
+    table = Table(*columns, *(["reason"] if reasons else []))
     for h in hosts:
-        table.add_row(
+        row = [
             h.host,
             str(h.ok),
             str(h.changed),
             f"[red]{h.failed}[/]" if h.failed else "0",
             f"[red]{h.unreachable}[/]" if h.unreachable else "0",
             str(h.skipped),
-        )
+        ]
+        if reasons:
+            row.append(escape(h.error or ""))
+        table.add_row(*row)
     console.print(table)
 
 

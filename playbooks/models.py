@@ -62,7 +62,7 @@ class PlaybookRun(Base):
 
 
 class HostResult(Base):
-    """Per-host task counters of a run (Ansible's PLAY RECAP line)."""
+    """Per-host task counters of a run (Ansible's PLAY RECAP line) and why it failed."""
 
     __tablename__ = "pb_host_results"
     __table_args__ = (UniqueConstraint("run_id", "host"),)
@@ -75,6 +75,8 @@ class HostResult(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     unreachable: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the host failed: the failing task and its message (from the job events), scrubbed.
+    error: Mapped[str | None] = mapped_column(Text)
 
     run: Mapped[PlaybookRun] = relationship(back_populates="hosts")
 

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ class HostStats:
     failed: int = 0
     unreachable: int = 0
     skipped: int = 0
+    error: str | None = None  # the failing task and its message
 
     @property
     def succeeded(self) -> bool:
@@ -294,6 +295,46 @@ class _SecretFeeder:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
+def failure_reason(task: str, res: Mapping[str, Any]) -> str:
+    """One line saying why a task failed a host, from a ``runner_on_failed``/``unreachable``
+    event's ``res`` (a loop's first failed item when the task was a loop).
+
+    >>> failure_reason("Disk check", {"msg": "All items completed", "results": [
+    ...     {"failed": False, "msg": "ok"}, {"failed": True, "item": "/data", "msg": "full"}]})
+    'Disk check: /data: full'
+    >>> failure_reason("Run", {"msg": "non-zero return code", "rc": 2, "stderr": "no such file"})
+    'Run: non-zero return code (rc=2): no such file'
+    """
+    msg = str(res.get("msg") or "").strip()
+    results = res.get("results")
+    if isinstance(results, list):
+        bad = next(
+            (
+                r
+                for r in results
+                if isinstance(r, Mapping) and (r.get("failed") or r.get("unreachable"))
+            ),
+            None,
+        )
+        if bad is not None:
+            item = bad.get("item")
+            inner = failure_reason("", bad).lstrip(": ")
+            msg = f"{item}: {inner}" if item is not None else inner
+    if "rc" in res and res.get("rc") not in (None, 0):
+        msg = f"{msg} (rc={res['rc']})"
+    stderr = str(res.get("stderr") or "").strip()
+    if stderr and stderr not in msg:
+        msg = f"{msg}: {stderr}" if msg else stderr
+    text = " ".join((f"{task}: {msg}" if task else msg).split())
+    return text[:1000]
+
+
+def _scrub_text(text: str, values: list[str]) -> str:
+    for v in values:
+        text = text.replace(v, REDACTED)
+    return text
+
+
 def _recap(stats: Mapping[str, Any]) -> tuple[HostStats, ...]:
     keys = {
         "ok": "ok",
@@ -306,7 +347,17 @@ def _recap(stats: Mapping[str, Any]) -> tuple[HostStats, ...]:
     for src, dst in keys.items():
         for host, n in (stats.get(src) or {}).items():
             hosts.setdefault(host, {})[dst] = int(n)
-    return tuple(HostStats(host=h, **c) for h, c in sorted(hosts.items()))
+    return tuple(
+        HostStats(
+            host=h,
+            ok=c.get("ok", 0),
+            changed=c.get("changed", 0),
+            failed=c.get("failed", 0),
+            unreachable=c.get("unreachable", 0),
+            skipped=c.get("skipped", 0),
+        )
+        for h, c in sorted(hosts.items())
+    )
 
 
 def _ansible_tool(name: str) -> str:
@@ -524,6 +575,7 @@ def run_playbook(
     tasks_done = 0
     hosts_seen: set[str] = set()
     hosts_failed: set[str] = set()
+    reasons: dict[str, str] = {}  # the first failure of each host is what stopped it
     stats: dict[str, Any] = {}
     current_task = ""
 
@@ -541,6 +593,9 @@ def run_playbook(
                 "ignore_errors"
             ):
                 hosts_failed.add(host)
+                res = data.get("res")
+                if host not in reasons and isinstance(res, Mapping):
+                    reasons[host] = failure_reason(str(data.get("task") or current_task), res)
         elif kind == "playbook_on_stats":
             stats.update(data)
         if on_progress is not None:
@@ -567,10 +622,16 @@ def run_playbook(
         ) from exc
     finally:
         feeder.close()
-        scrub_artifacts(run_dir, secret_values(handed, caller_env))
+        scrub = secret_values(handed, caller_env)
+        scrub_artifacts(run_dir, scrub)
         lock_down(run_dir)
 
-    hosts = _recap(stats)
+    hosts = tuple(
+        replace(h, error=_scrub_text(reasons[h.host], scrub))
+        if h.host in reasons and not h.succeeded
+        else h
+        for h in _recap(stats)
+    )
     run.status = (
         RunStatus(runner.status)
         if runner.status in {s.value for s in RunStatus}
@@ -587,6 +648,7 @@ def run_playbook(
                 failed=h.failed,
                 unreachable=h.unreachable,
                 skipped=h.skipped,
+                error=h.error,
             )
         )
     session.flush()

@@ -19,6 +19,7 @@ class HostResultOut(BaseModel):
     failed: int
     unreachable: int
     skipped: int
+    error: str | None = None
 
 
 class RunOut(BaseModel):

@@ -14,6 +14,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -438,4 +439,92 @@ def test_allowed_networks_guard_config_backup_playbooks_and_failover(
                 timeout_s=5,
             )
     assert time.monotonic() - t0 < 2.0
+    engine.dispose()
+
+
+FAILING_PLAYBOOK = """- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Data disk has room
+      ansible.builtin.assert:
+        that: false
+        fail_msg: "disk /data is 97% full on {{ inventory_hostname }}"
+      when: ansible_connection == 'local'
+    - name: Reach the host
+      ansible.builtin.ping:
+"""
+
+
+def test_play_show_prints_each_failed_hosts_reason(sqlite_url: str, tmp_path: Path) -> None:
+    """A real check-mode run: one local host fails an assertion, one host is unreachable (SSH
+    to a closed loopback port); `play show` and the API say why, host by host."""
+    from fastapi import FastAPI, Request
+    from fastapi.testclient import TestClient
+
+    from inventory.security import Principal
+    from playbooks.api import router
+    from tests.playbooks.sshhosts import free_port
+
+    var = tmp_path / "var"
+    env = {
+        "TLDOPS_DATABASE_URL": sqlite_url,
+        "TLDOPS_VAR_DIR": str(var),
+        "TLDOPS_SECRET_KEY": os.environ["TLDOPS_SECRET_KEY"],
+        "TLDOPS_ACTOR": "test:cli",
+        "COLUMNS": "250",
+    }
+    playbook = tmp_path / "failing.yml"
+    playbook.write_text(FAILING_PLAYBOOK)
+    closed = free_port()  # bound and released: nothing listens there
+    inv = tmp_path / "inventory.json"
+    inv.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "hosts": {
+                        "lab-1": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": sys.executable,
+                        },
+                        "lab-2": {
+                            "ansible_host": "127.0.0.1",
+                            "ansible_port": closed,
+                            "ansible_user": "nobody",
+                            "ansible_ssh_common_args": "-o ConnectTimeout=3",
+                        },
+                    }
+                }
+            }
+        )
+    )
+    res = runner.invoke(app, ["play", "run", str(playbook), "-i", str(inv), "--check"], env=env)
+    assert res.exit_code == 1, res.output
+    res = runner.invoke(app, ["play", "show", "1"], env=env)
+    assert res.exit_code == 0, res.output
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[7].strip()
+        for line in res.output.splitlines()
+        if line.count("│") >= 8 and "lab-" in line
+    }
+    assert rows["lab-1"] == "Data disk has room: disk /data is 97% full on lab-1"
+    assert rows["lab-2"].startswith("Reach the host: Task failed: Failed to connect to the host")
+    assert f"port {closed}: Connection refused" in rows["lab-2"]
+
+    engine = make_engine(sqlite_url)
+    api = FastAPI()
+    api.state.engine = engine
+    api.include_router(router)
+
+    @api.middleware("http")
+    async def _principal(request: Request, call_next: Any) -> Any:
+        request.state.principal = Principal.system()
+        return await call_next(request)
+
+    with TestClient(api) as client:
+        hosts = client.get("/api/operations/runs/1").json()["hosts"]
+    assert [(h["host"], h["failed"], h["unreachable"]) for h in hosts] == [
+        ("lab-1", 1, 0),
+        ("lab-2", 0, 1),
+    ]
+    assert hosts[0]["error"] == rows["lab-1"] and "Connection refused" in hosts[1]["error"]
     engine.dispose()
