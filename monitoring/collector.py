@@ -8,11 +8,15 @@ tree. The registry is injected, never the global one::
     registry = CollectorRegistry()
     registry.register(make_collector(engine))
     generate_latest(registry)          # what the web app serves at /metrics
+
+``make_collector(engine, path_prefix=principal.visible_paths())`` limits a scrape to unit
+subtrees (one path or several): devices, interfaces, services and alerts of other units, and
+backup events of other units or of no unit, are left out. ``None`` (the default) is everything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -33,10 +37,28 @@ ORG = ["unit", "province", "site", "kind", "device", "instance"]
 class MonitoringCollector(Collector):
     """Reads the ``mon_*`` tables and ``events`` on each scrape (one short read transaction)."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        path_prefix: str | Sequence[str] | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self._sessions = make_sessionmaker(engine)
+        self._prefixes: tuple[str, ...] | None = (
+            None
+            if path_prefix is None
+            else (path_prefix,)
+            if isinstance(path_prefix, str)
+            else tuple(path_prefix)
+        )
+
+    def _in_scope(self, path: str | None) -> bool:
+        if self._prefixes is None:
+            return True
+        return path is not None and any(path.startswith(p) for p in self._prefixes)
 
     def describe(self) -> Iterator[Metric]:
         # Registration must not touch the database; names are only known at scrape time.
@@ -56,6 +78,8 @@ class MonitoringCollector(Collector):
             .where(Device.status == DeviceStatus.active)
         ):
             unit = units[d.unit_id]
+            if not self._in_scope(unit.path):
+                continue  # its poll, interface and disk series are skipped with it
             dev_labels[d.id] = [
                 unit.code,
                 province_of(units, unit).code,
@@ -197,9 +221,9 @@ class MonitoringCollector(Collector):
         for cs, svc in session.execute(
             select(CheckState, Service).join(Service, Service.id == CheckState.service_id)
         ):
-            if cs.skipped:
-                continue
             unit = units[svc.unit_id]
+            if cs.skipped or not self._in_scope(unit.path):
+                continue
             sl = [
                 unit.code,
                 province_of(units, unit).code,
@@ -215,7 +239,7 @@ class MonitoringCollector(Collector):
                 s_cert.add_metric(sl, cs.cert_days_left)
         yield from (s_up, s_lat, s_cert)
 
-        yield from self._backups(session)
+        yield from self._backups(session, units)
 
         alerts = GaugeMetricFamily(
             "tldops_alerts",
@@ -231,6 +255,8 @@ class MonitoringCollector(Collector):
         agg: dict[tuple[str, str, str], int] = {}
         by_path = {u.path: u for u in units.values()}
         for state, sev, path, n in rows:
+            if not self._in_scope(path):
+                continue
             prov = province_of(units, by_path[path]).code if path in by_path else ""
             key = (state.value, sev.value, prov)
             agg[key] = agg.get(key, 0) + int(n)
@@ -238,7 +264,7 @@ class MonitoringCollector(Collector):
             alerts.add_metric(list(key), float(n))
         yield alerts
 
-    def _backups(self, session: Session) -> Iterator[Metric]:
+    def _backups(self, session: Session, units: dict[int, Unit]) -> Iterator[Metric]:
         ok_ts = GaugeMetricFamily(
             "tldops_backup_last_success_timestamp_seconds",
             "newest backup_succeeded event per target",
@@ -252,6 +278,9 @@ class MonitoringCollector(Collector):
         for (kind, target), ev in sorted(
             newest_events(session, ["backup_succeeded", "backup_failed"]).items()
         ):
+            unit = units.get(ev.unit_id) if ev.unit_id is not None else None
+            if not self._in_scope(unit.path if unit is not None else None):
+                continue
             bkind = str((ev.data or {}).get("backup_kind", ""))
             family = ok_ts if kind == "backup_succeeded" else fail_ts
             family.add_metric([target, bkind], ev.at.timestamp())
@@ -260,13 +289,19 @@ class MonitoringCollector(Collector):
 
 
 def make_collector(
-    engine: Engine, *, clock: Callable[[], datetime] = utcnow
+    engine: Engine,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    path_prefix: str | Sequence[str] | None = None,
 ) -> MonitoringCollector:
     """The collector the web app registers in its own registry for ``/metrics``.
 
+    ``path_prefix``: unit path(s) the scrape is limited to (e.g. a principal's
+    ``visible_paths()``); ``None`` means the whole tree.
+
     >>> # registry = CollectorRegistry(); registry.register(make_collector(engine))
     """
-    return MonitoringCollector(engine, clock=clock)
+    return MonitoringCollector(engine, clock=clock, path_prefix=path_prefix)
 
 
 __all__ = ["MonitoringCollector", "make_collector"]

@@ -114,6 +114,39 @@ def test_collector_samples_with_org_labels(
     assert firing[("firing", "HCM")] >= 1  # ups_on_battery fired after its 1 minute
 
 
+def test_collector_limited_to_a_subtree(
+    sqlite_url: str, snmpsim: Snmpsim, clock: FakeClock
+) -> None:
+    """``path_prefix`` keeps other provinces' devices, interfaces, alerts and backups out."""
+    engine = populated(sqlite_url, snmpsim, clock)
+    with session_scope(engine) as s:
+        paths = {u.code: u.path for u in s.scalars(select(Unit))}
+
+    def scrape(prefix: Any) -> dict[str, Any]:
+        registry = CollectorRegistry()
+        registry.register(make_collector(engine, path_prefix=prefix))
+        text = generate_latest(registry).decode()
+        return {f.name: f for f in text_string_to_metric_families(text)}
+
+    def devices(fams: dict[str, Any], name: str) -> set[str]:
+        return {smp.labels["device"] for smp in fams[name].samples}
+
+    everything = scrape(None)
+    assert devices(everything, "tldops_device_polled") == {"hn-sw-01", "hcm-ups-01", "demo-sw"}
+    hn = scrape(paths["HN"])
+    assert devices(hn, "tldops_device_polled") == {"hn-sw-01"}
+    assert devices(hn, "tldops_interface_in_octets") == {"hn-sw-01"}
+    assert not hn["tldops_ups_on_battery"].samples
+    assert {smp.labels["province"] for smp in hn["tldops_alerts"].samples} <= {"HN"}
+    assert len(hn["tldops_backup_last_success_timestamp_seconds"].samples) == 1  # HN's event
+    hcm = scrape([paths["HCM"]])
+    assert devices(hcm, "tldops_device_polled") == {"hcm-ups-01", "demo-sw"}
+    assert {smp.labels["province"] for smp in hcm["tldops_alerts"].samples} == {"HCM"}
+    assert not hcm["tldops_backup_last_success_timestamp_seconds"].samples
+    both = scrape([paths["HN"], paths["HCM"]])
+    assert devices(both, "tldops_device_polled") == devices(everything, "tldops_device_polled")
+
+
 def test_cli_poll_status_alerts_ack_silence_export(
     sqlite_url: str, snmpd: Snmpd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
