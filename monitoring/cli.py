@@ -123,9 +123,15 @@ def poll(
         summary = _poll_live(engine, settings, unit, names)
         console.print(
             f"[green]up {summary.up}[/]  [red]down {summary.down}[/]  "
-            f"[yellow]error {summary.error}[/]  not polled {summary.skipped}  "
+            f"[yellow]error {summary.error}[/]  "
+            f"not polled {summary.skipped + len(summary.unpolled)}  "
             f"({summary.seconds:.1f}s)"
         )
+        if summary.polled == 0 and not summary.unpolled:
+            console.print(
+                "  [yellow]Không có thiết bị nào có địa chỉ quản lý để thăm dò / "
+                "no active device with a management address in this subtree[/]"
+            )
         by_reason: dict[str, list[str]] = {}
         for u in summary.unpolled:
             by_reason.setdefault(u.reason, []).append(str(names.get(u.device_id, u.device_id)))

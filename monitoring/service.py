@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from inventory import netguard
@@ -174,6 +174,7 @@ def auth_from_profile(profile: CredentialProfile, box: SecretBox) -> SnmpAuth:
     )
 
 
+NO_PROFILE = "chưa gắn hồ sơ SNMP / no SNMP credential profile"
 NO_KEY = "not polled: TLDOPS_SECRET_KEY is not set, credential profiles cannot be decrypted"
 
 
@@ -200,8 +201,10 @@ def poll_targets(
 ) -> tuple[list[PollTarget], list[Unpolled]]:
     """Active devices with a management address and an SNMP profile in a unit's subtree.
 
-    Devices that cannot be polled (profile undecryptable) come back in the second list with the
-    reason; devices without an address or profile are simply not monitored by SNMP.
+    Devices that cannot be polled come back in the second list with the reason: a profile that
+    cannot be decrypted, or an address but no SNMP credential profile (:data:`NO_PROFILE`), so a
+    poll never reports a silent ``0/0``. Devices without a management address are not
+    monitored by SNMP.
 
     >>> # targets, unpolled = poll_targets(session, box=box, unit_code="HN")
     """
@@ -245,6 +248,22 @@ def poll_targets(
                 modules=tuple(modules) if modules else None,
             )
         )
+    missing = session.scalars(
+        select(Device.id)
+        .join(Unit, Device.unit_id == Unit.id)
+        .outerjoin(CredentialProfile, Device.snmp_profile_id == CredentialProfile.id)
+        .where(
+            subtree_filter(Unit.path, unit.path),
+            Device.status == DeviceStatus.active,
+            Device.mgmt_ip.is_not(None),
+            or_(
+                Device.snmp_profile_id.is_(None),
+                CredentialProfile.kind.not_in([CredentialKind.snmp_v2c, CredentialKind.snmp_v3]),
+            ),
+        )
+        .order_by(Device.id)
+    )
+    unpolled += [Unpolled(device_id, NO_PROFILE) for device_id in missing]
     return targets, unpolled
 
 

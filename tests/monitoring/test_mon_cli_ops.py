@@ -1,0 +1,69 @@
+"""Operator surfaces of ``tldops monitor`` run in-process against a real SQLite database (and a
+real snmpsim agent): the poll summary names devices it could not poll and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typer.testing import CliRunner
+
+from inventory.db import make_engine, session_scope
+from inventory.enums import DeviceKind
+from inventory.service import InventoryService
+from tests.monitoring.monpeers import Snmpsim, add_snmp_device, build_org
+
+
+def _env(url: str) -> dict[str, str]:
+    return {
+        "TLDOPS_DATABASE_URL": url,
+        "TLDOPS_ALLOWED_NETS": "127.0.0.0/8",
+        "TLDOPS_MONITOR_TIMEOUT": "0.5",
+        "TLDOPS_MONITOR_RETRIES": "0",
+        "TLDOPS_ACTOR": "it.hn",
+        "COLUMNS": "200",
+    }
+
+
+def _cli(url: str, *args: str) -> Any:
+    from ops_cli.cli import app
+
+    return CliRunner().invoke(app, ["monitor", *args], env=_env(url))
+
+
+def test_poll_reports_devices_without_snmp_profile(sqlite_url: str, snmpsim: Snmpsim) -> None:
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as s:
+        build_org(s)
+        svc = InventoryService(s, actor="test")
+        for i in range(1, 8):  # seven switches with an address, none with an SNMP profile
+            svc.create_device(
+                asset_tag=f"HN-SW-0{i}",
+                kind=DeviceKind.switch,
+                unit_code="HN",
+                hostname=f"hn-sw-0{i}",
+                mgmt_ip=f"127.0.0.{10 + i}",
+            )
+        svc.create_device(asset_tag="HN-PC-01", kind=DeviceKind.pc, unit_code="HN")  # no address
+    r = _cli(sqlite_url, "poll", "--once", "--no-checks")
+    assert r.exit_code == 0, r.output
+    assert "not polled 7" in r.output, r.output
+    assert "7 not polled: chưa gắn hồ sơ SNMP / no SNMP credential profile" in r.output
+    assert "hn-sw-01, hn-sw-02" in r.output and "(+2)" in r.output
+    assert "hn-pc-01" not in r.output
+
+    with session_scope(engine) as s:  # one gets a profile: polled, the rest still reported
+        add_snmp_device(
+            s,
+            tag="HN-SW-99",
+            kind=DeviceKind.switch,
+            unit="HN",
+            port=snmpsim.port,
+            community="switch",
+        )
+    r = _cli(sqlite_url, "poll", "--once", "--no-checks", "--unit", "HN")
+    assert r.exit_code == 0, r.output
+    assert "up 1" in r.output and "not polled 7" in r.output
+    r = _cli(sqlite_url, "poll", "--once", "--no-checks", "--unit", "HCM")
+    assert r.exit_code == 0 and "not polled 0" in r.output
+    assert "no SNMP credential profile" not in r.output
+    assert "no active device with a management address in this subtree" in r.output
