@@ -87,9 +87,7 @@ def get_conference(
     conference_id: IdPath, session: SessionDep, principal: PrincipalDep
 ) -> ConferenceDetail:
     svc = _service(session, principal)
-    conf = svc.conference(conference_id)
-    principal.require(Role.viewer, conf.unit.path)
-    return svc.detail(conf)
+    return svc.detail(svc.visible_conference(conference_id))
 
 
 @conferences.post("", response_model=BookingOut, status_code=status.HTTP_201_CREATED)
@@ -207,8 +205,7 @@ def send_conference(
 ) -> SendOut:
     """(Re)send every invitee the current calendar (REQUEST, or CANCEL when cancelled)."""
     svc = _service(session, principal)
-    conf = svc.conference(conference_id)
-    principal.require(Role.meeting_host, conf.unit.path)
+    conf = svc.visible_conference(conference_id, Role.meeting_host)
     return SendOut(conference_id=conf.id, emails_sent=svc.send_invitations(conf.id, mailer=mailer))
 
 

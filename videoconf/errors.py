@@ -35,7 +35,7 @@ class ConflictDetail:
 
     kind: str  # host | participant | room | capacity
     subject: str
-    other_conference: str
+    other_conference: str  # empty when the caller may not see that conference
     occurrence_local: str
 
     # Not annotated, so a class constant rather than a dataclass field.
@@ -48,6 +48,12 @@ class ConflictDetail:
 
     def render(self) -> str:
         label = self._LABELS.get(self.kind, self.kind)
+        if not self.other_conference:
+            # A conference the caller may not see: only that one exists at that time.
+            return (
+                f"{label} {self.subject}: trùng một hội nghị khác/clashes with another "
+                f"conference at {self.occurrence_local}"
+            )
         return (
             f"{label} {self.subject}: trùng/clashes with "
             f'"{self.other_conference}" at {self.occurrence_local}'

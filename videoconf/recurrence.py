@@ -26,7 +26,7 @@ from videoconf.errors import RecurrenceError
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # Recurrences are checked for conflicts and capacity, and tokens are valid, this far ahead.
 BOOKING_HORIZON = timedelta(days=366)
-MAX_OCCURRENCES = 500
+MAX_OCCURRENCES = 520
 _ALLOWED_FREQ = {DAILY, WEEKLY, MONTHLY, YEARLY}
 _UNTIL = re.compile(r"UNTIL=([0-9TZ]+)", re.IGNORECASE)
 
@@ -160,8 +160,12 @@ def expand(
     exdates: Iterable[datetime] = (),
     overrides: Mapping[datetime, tuple[datetime, datetime]] | None = None,
     horizon_end: datetime | None = None,
+    strict: bool = False,
 ) -> list[Occurrence]:
     """Every occurrence (sorted, UTC) up to ``horizon_end`` (default: start + booking horizon).
+
+    More than :data:`MAX_OCCURRENCES` within the horizon is cut short, or refused when
+    ``strict`` (a new booking must not be silently shortened).
 
     >>> s = datetime(2027, 3, 1, 1, tzinfo=UTC)
     >>> len(expand(start=s, end=s + timedelta(hours=1), rrule_text="FREQ=DAILY;COUNT=3"))
@@ -174,7 +178,16 @@ def expand(
         local_limit = to_local(limit).replace(tzinfo=None)
         starts: list[datetime] = []
         for naive in rule:
-            if naive > local_limit or len(starts) >= MAX_OCCURRENCES:
+            if naive > local_limit:
+                break
+            if len(starts) >= MAX_OCCURRENCES:
+                if strict:
+                    raise RecurrenceError(
+                        f"Tối đa {MAX_OCCURRENCES} buổi họp trong {BOOKING_HORIZON.days} ngày / "
+                        f"at most {MAX_OCCURRENCES} occurrences within "
+                        f"{BOOKING_HORIZON.days} days",
+                        hint="use a COUNT or UNTIL, or a less frequent rule",
+                    )
                 break
             starts.append(naive.replace(tzinfo=LOCAL_TZ).astimezone(UTC))
     else:

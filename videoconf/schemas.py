@@ -29,7 +29,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+# At most this many unit/subtree/officer/moderator/room entries in one booking (the service
+# checks the same bound for every front door).
+MAX_SELECTORS = 200
 
 
 class ProsodyOccupant(BaseModel):
@@ -116,6 +121,9 @@ class ConferenceDetail(ConferenceOut):
     participants: list[ParticipantOut]
     invitations: list[InvitationOut]
     occurrences: list[OccurrenceOut]
+    # Participant rows and invitees outside the caller's subtrees: counted, not named.
+    hidden_participants: int = 0
+    hidden_invitations: int = 0
 
 
 class BookingIn(BaseModel):
@@ -139,8 +147,35 @@ class BookingIn(BaseModel):
     password: str | None = None
     rrule: str | None = None
     exdates: list[datetime] = []
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=5000)
     send: bool = False
+
+    @model_validator(mode="after")
+    def _bounded(self) -> BookingIn:
+        n = sum(
+            len(x)
+            for x in (
+                self.units,
+                self.optional_units,
+                self.subtrees,
+                self.optional_subtrees,
+                self.officers,
+                self.optional_officers,
+                self.moderators,
+                self.rooms,
+            )
+        )
+        if n > MAX_SELECTORS:
+            raise PydanticCustomError(
+                "too_many_selectors",
+                f"Tối đa {MAX_SELECTORS} mục mời và phòng trong một lịch ({n}) / at most "
+                f"{MAX_SELECTORS} participant selectors and rooms per booking ({n})",
+            )
+        if len(self.exdates) > 520:
+            raise PydanticCustomError(
+                "too_many_exdates", "Tối đa 520 ngày ngoại lệ / at most 520 exception dates"
+            )
+        return self
 
 
 class BookingOut(BaseModel):
@@ -206,6 +241,9 @@ class AttendanceReport(BaseModel):
     never_joined: list[UnitAttendance]
     attendees: list[AttendeeLine]
     unmatched_participants: int
+    # Units and attendees outside the caller's subtrees: counted, not named.
+    hidden_units: int = 0
+    hidden_attendees: int = 0
 
 
 class DeploymentOut(BaseModel):

@@ -70,6 +70,7 @@ from videoconf.recurrence import (
     normalise_rrule,
 )
 from videoconf.schemas import (
+    MAX_SELECTORS,
     AttendanceReport,
     AttendeeLine,
     ConferenceDetail,
@@ -88,6 +89,8 @@ EXPIRY_GRACE = timedelta(minutes=30)
 # Attendance events this close to an occurrence count for it.
 ATTENDANCE_SLACK = timedelta(hours=1)
 MAX_DURATION = timedelta(hours=12)
+# Bounds on the work one booking may ask for.
+MAX_ROOM_CAPACITY = 10_000
 _CHUNK = 500
 
 
@@ -194,6 +197,33 @@ class ConferenceService(AuditedService):
         self.principal = principal or Principal.system(actor)
         self.inventory = InventoryService(session, actor=actor, clock=clock)
         self._occ_cache: dict[int, list[Occurrence]] = {}
+
+    # -- what the principal may see and change ---------------------------------------------
+    def _allow(self, path: str, role: Role, missing: NotFound) -> None:
+        """Out of sight is answered as missing; in sight without ``role`` is a refusal."""
+        if not self.principal.can(Role.viewer, path):
+            raise missing
+        self.principal.require(role, path)
+
+    def _sees(self, path: str | None) -> bool:
+        return path is not None and self.principal.can(Role.viewer, path)
+
+    def _visible_officer(self, code: str, role: Role = Role.viewer) -> Officer:
+        off = self.inventory.officer(code)
+        unit = self.session.get(Unit, off.unit_id)
+        assert unit is not None
+        self._allow(unit.path, role, _no_officer(code))
+        return off
+
+    def _visible_unit(self, code: str, role: Role = Role.viewer) -> Unit:
+        unit = self.inventory.unit(code)
+        self._allow(unit.path, role, _no_unit(code))
+        return unit
+
+    def visible_conference(self, conference_id: int, role: Role = Role.viewer) -> Conference:
+        conf = self.conference(conference_id)
+        self._allow(conf.unit.path, role, _no_conference(conference_id))
+        return conf
 
     @property
     def box(self) -> SecretBox:
@@ -313,11 +343,15 @@ class ConferenceService(AuditedService):
     # -- rooms ------------------------------------------------------------------------------
     def add_room(self, *, code: str, name: str, unit_code: str, capacity: int) -> MeetingRoom:
         """Register a physical meeting room at a unit."""
-        unit = self.inventory.unit(unit_code)
+        unit = self._visible_unit(unit_code, Role.meeting_host)
         if self.session.scalar(select(MeetingRoom.id).where(MeetingRoom.code == code)):
             raise VideoconfError(f"Phòng {code!r} đã có / room {code!r} already exists")
         if capacity <= 0:
             raise VideoconfError("Sức chứa phải dương / capacity must be positive")
+        if capacity > MAX_ROOM_CAPACITY:
+            raise VideoconfError(
+                f"Sức chứa tối đa {MAX_ROOM_CAPACITY} / capacity is at most {MAX_ROOM_CAPACITY}"
+            )
         room = MeetingRoom(code=code, name=name, unit_id=unit.id, capacity=capacity)
         self.session.add(room)
         self.session.flush()
@@ -332,6 +366,15 @@ class ConferenceService(AuditedService):
             raise NotFound(f"Không có phòng họp {code!r} / no meeting room {code!r}")
         return room
 
+    def _bookable_room(self, code: str) -> MeetingRoom:
+        room = self.room(code)
+        self._allow(
+            room.unit.path,
+            Role.meeting_host,
+            NotFound(f"Không có phòng họp {code!r} / no meeting room {code!r}"),
+        )
+        return room
+
     def rooms(self) -> Sequence[MeetingRoom]:
         return self.session.scalars(select(MeetingRoom).order_by(MeetingRoom.code)).all()
 
@@ -339,10 +382,7 @@ class ConferenceService(AuditedService):
     def conference(self, conference_id: int) -> Conference:
         conf = self.session.get(Conference, conference_id)
         if conf is None:
-            raise NotFound(
-                f"Không có hội nghị số {conference_id} / no conference {conference_id}",
-                hint="list them with `tldops conf list`",
-            )
+            raise _no_conference(conference_id)
         return conf
 
     def occurrences(self, conf: Conference) -> list[Occurrence]:
@@ -378,7 +418,7 @@ class ConferenceService(AuditedService):
 
     # -- participants -----------------------------------------------------------------------
     def _selector_units(self, sel: SubtreeSelector) -> list[Unit]:
-        root = self.inventory.unit(sel.root_code)
+        root = self._visible_unit(sel.root_code)
         q = select(Unit).where(subtree_filter(Unit.path, root.path))
         if sel.level is not None:
             q = q.where(Unit.level == sel.level)
@@ -434,7 +474,7 @@ class ConferenceService(AuditedService):
 
         for codes, required in ((req.officers, True), (req.optional_officers, False)):
             for code in codes:
-                off = self.inventory.officer(code)
+                off = self._visible_officer(code)
                 add(off, off.unit_id, required)
                 rows.append(
                     ConferenceParticipant(
@@ -444,7 +484,7 @@ class ConferenceService(AuditedService):
         unit_sets: list[tuple[list[Unit], bool]] = []
         for codes, required in ((req.units, True), (req.optional_units, False)):
             for code in codes:
-                unit = self.inventory.unit(code)
+                unit = self._visible_unit(code)
                 unit_sets.append(([unit], required))
                 rows.append(
                     ConferenceParticipant(
@@ -454,7 +494,7 @@ class ConferenceService(AuditedService):
         for sels, required in ((req.subtrees, True), (req.optional_subtrees, False)):
             for sel in sels:
                 units = self._selector_units(sel)
-                root = self.inventory.unit(sel.root_code)
+                root = self._visible_unit(sel.root_code)
                 unit_sets.append((units, required))
                 rows.append(
                     ConferenceParticipant(
@@ -475,7 +515,7 @@ class ConferenceService(AuditedService):
                 for off in officers:
                     add(off, unit.id, required)
         for code in req.moderators:
-            off = self.inventory.officer(code)
+            off = self._visible_officer(code)
             add(off, off.unit_id, False, moderator=True)
         return invitees, rows, sorted(uncovered.values(), key=lambda u: u.path)
 
@@ -486,9 +526,16 @@ class ConferenceService(AuditedService):
             if p.kind is ParticipantKind.unit and p.unit is not None:
                 seen[p.unit.id] = p.unit
             elif p.kind is ParticipantKind.subtree and p.unit is not None:
-                for u in self._selector_units(SubtreeSelector(p.unit.code, p.level)):
+                for u in self._expand_stored(p.unit, p.level):
                     seen[u.id] = u
         return sorted(seen.values(), key=lambda u: u.path)
+
+    def _expand_stored(self, root: Unit, level: int | None) -> list[Unit]:
+        """A stored subtree selector's units (whoever booked it; the caller filters views)."""
+        q = select(Unit).where(subtree_filter(Unit.path, root.path))
+        if level is not None:
+            q = q.where(Unit.level == level)
+        return list(self.session.scalars(q.order_by(Unit.path)))
 
     # -- conflicts and capacity -------------------------------------------------------------
     def _overlapping(
@@ -560,10 +607,12 @@ class ConferenceService(AuditedService):
             if key in first_at and first_at[key] <= at:
                 return
             first_at[key] = at
+            # A conference the caller cannot see is not described: only that one exists.
+            hidden = not self._sees(other.unit.path)
             found[key] = ConflictDetail(
                 kind=kind,
                 subject=subject,
-                other_conference=f"#{other.id} {other.title}",
+                other_conference="" if hidden else f"#{other.id} {other.title}",
                 occurrence_local=fmt_local(at),
             )
 
@@ -701,21 +750,40 @@ class ConferenceService(AuditedService):
         title = req.title.strip()
         if not title:
             raise VideoconfError("Thiếu tiêu đề / the title is empty")
-        host = self.inventory.officer(req.host_code)
+        selectors = sum(
+            len(x)
+            for x in (
+                req.units,
+                req.optional_units,
+                req.subtrees,
+                req.optional_subtrees,
+                req.officers,
+                req.optional_officers,
+                req.moderators,
+                req.rooms,
+            )
+        )
+        if selectors > MAX_SELECTORS:
+            raise VideoconfError(
+                f"Tối đa {MAX_SELECTORS} mục mời và phòng trong một lịch ({selectors}) / "
+                f"at most {MAX_SELECTORS} participant selectors and rooms per booking "
+                f"({selectors})",
+                hint='select many units at once with a subtree, e.g. "TLD:2"',
+            )
+        host = self._visible_officer(req.host_code, Role.meeting_host)
         host_unit = self.session.get(Unit, host.unit_id)
         assert host_unit is not None
-        self.principal.require(Role.meeting_host, host_unit.path)
         start, end = self._check_times(req.start, req.end)
         rule = normalise_rrule(req.rrule, start=start) if req.rrule else None
         exdates = sorted({x.astimezone(UTC) for x in req.exdates})
-        occurrences = expand(start=start, end=end, rrule_text=rule, exdates=exdates)
+        occurrences = expand(start=start, end=end, rrule_text=rule, exdates=exdates, strict=True)
         if not occurrences:
             raise RecurrenceError(
                 "Không còn buổi họp nào sau khi trừ EXDATE / "
                 "no occurrence left after the exceptions"
             )
         invitees, participant_rows, uncovered = self._resolve(req, host)
-        rooms = [self.room(code) for code in dict.fromkeys(req.rooms)]
+        rooms = [self._bookable_room(code) for code in dict.fromkeys(req.rooms)]
         required_ids = {oid for oid, inv in invitees.items() if inv.required}
         conflicts = self._conflicts(
             occurrences=occurrences,
@@ -791,7 +859,7 @@ class ConferenceService(AuditedService):
         )
 
     def _require_host_rights(self, conf: Conference) -> None:
-        self.principal.require(Role.meeting_host, conf.unit.path)
+        self._allow(conf.unit.path, Role.meeting_host, _no_conference(conf.id))
 
     def _require_scheduled(self, conf: Conference) -> None:
         if conf.status is not ConferenceStatus.scheduled:
@@ -960,6 +1028,13 @@ class ConferenceService(AuditedService):
     def detail(self, conf: Conference) -> ConferenceDetail:
         """Everything about a conference except secrets (no password, no tokens)."""
         moved = {o.recurrence_id for o in conf.overrides}
+        # Invitees and participants outside the caller's subtrees are counted, not named.
+        participants = [
+            p
+            for p in conf.participants
+            if self._sees(p.unit.path if p.unit else p.officer.unit.path if p.officer else None)
+        ]
+        invitations = [i for i in conf.invitations if self._sees(i.unit.path)]
         return ConferenceDetail(
             **self.summary(conf).model_dump(),
             description=conf.description,
@@ -976,8 +1051,9 @@ class ConferenceService(AuditedService):
                     officer_code=p.officer.code if p.officer else None,
                     required=p.required,
                 )
-                for p in conf.participants
+                for p in participants
             ],
+            hidden_participants=len(conf.participants) - len(participants),
             invitations=[
                 InvitationOut(
                     officer_code=i.officer.code,
@@ -989,8 +1065,9 @@ class ConferenceService(AuditedService):
                     sent_sequence=i.sent_sequence,
                     sent_method=i.sent_method,
                 )
-                for i in conf.invitations
+                for i in invitations
             ],
+            hidden_invitations=len(conf.invitations) - len(invitations),
             occurrences=[
                 OccurrenceOut(
                     recurrence_id=o.recurrence_id,
@@ -1265,8 +1342,7 @@ class ConferenceService(AuditedService):
 
         ``occurrence`` (original start) limits the report to that sitting.
         """
-        conf = self.conference(conference_id)
-        self.principal.require(Role.viewer, conf.unit.path)
+        conf = self.visible_conference(conference_id)
         occs = self.occurrences(conf)
         q = select(AttendanceEvent).where(AttendanceEvent.conference_id == conf.id)
         window: Occurrence | None = None
@@ -1382,6 +1458,9 @@ class ConferenceService(AuditedService):
         never: list[UnitAttendance] = []
         listed = {u.id for u in expected} | set(unit_intervals)
         all_units = {u.id: u for u in expected} | units
+        visible_codes = {u.code for u in all_units.values() if self._sees(u.path)}
+        hidden_units = sum(1 for uid in listed if not self._sees(all_units[uid].path))
+        listed = {uid for uid in listed if self._sees(all_units[uid].path)}
         for uid in sorted(listed, key=lambda i: all_units[i].path):
             unit = all_units[uid]
             joined = uid in unit_intervals
@@ -1397,7 +1476,10 @@ class ConferenceService(AuditedService):
             report_units.append(row)
             if not joined:
                 never.append(row)
-        attendees.sort(key=lambda a: (a.first_join, a.name or ""))
+        # People of units outside the caller's subtrees are counted, not named.
+        shown = [a for a in attendees if a.unit_code is None or a.unit_code in visible_codes]
+        hidden_attendees = len(attendees) - len(shown)
+        attendees = sorted(shown, key=lambda a: (a.first_join, a.name or ""))
         return AttendanceReport(
             conference_id=conf.id,
             title=conf.title,
@@ -1406,4 +1488,22 @@ class ConferenceService(AuditedService):
             never_joined=never,
             attendees=attendees,
             unmatched_participants=unmatched,
+            hidden_units=hidden_units,
+            hidden_attendees=hidden_attendees,
         )
+
+
+# One message for a missing record and for one outside the principal's sight.
+def _no_conference(conference_id: int) -> NotFound:
+    return NotFound(
+        f"Không có hội nghị số {conference_id} / no conference {conference_id}",
+        hint="list them with `tldops conf list`",
+    )
+
+
+def _no_officer(code: str) -> NotFound:
+    return NotFound(f"Không có cán bộ mã {code!r} / no officer with code {code!r}")
+
+
+def _no_unit(code: str) -> NotFound:
+    return NotFound(f"Không có đơn vị mã {code!r} / no unit with code {code!r}")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inventory.errors import PermissionDenied
+from inventory.errors import NotFound
 from inventory.models import AuditRecord
 from inventory.security import Grant, Principal, Role
 from tests.videoconf.conftest import (
@@ -304,8 +304,8 @@ def test_host_needs_meeting_host_grant(session: Session) -> None:
     hn_path = hn.inventory.unit("HN").path
     p = Principal(name="host.hn", grants=(Grant(Role.meeting_host, hn_path),))
     scoped = ConferenceService(session, actor="host.hn", box=hn.box, clock=fixed_clock, principal=p)
-    with pytest.raises(PermissionDenied):
-        scoped.book(_nationwide())  # host CB000 works at TLĐ, outside HN
+    with pytest.raises(NotFound):
+        scoped.book(_nationwide())  # host CB000 works at TLĐ, outside HN: as if missing
     assert tld_path != hn_path
     res = scoped.book(
         BookingRequest(title="Họp HN", host_code="CB001", start=MON_8, end=MON_10, units=("HN-BD",))
