@@ -8,6 +8,9 @@ Examples::
     tldops monitor ack 12 --comment "đang xử lý"
     tldops monitor silence --unit HN --hours 2 --comment "thay switch"
     tldops monitor export-prometheus var/prom --shards 2
+    tldops monitor service add HN "Cổng thông tin" --kind http --target https://hn.congdoan.vn/
+    tldops monitor service list --unit HN
+    tldops monitor service remove "Cổng thông tin"
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ from sqlalchemy import Engine, select
 
 from inventory.config import Settings
 from inventory.db import utcnow
+from inventory.enums import ServiceKind
 from inventory.errors import NotFound
 from inventory.mail import Mailer, SmtpSettings
 from inventory.models import Device, Unit
 from inventory.runtime import cli_session, console, current_actor, get_engine
 from inventory.secrets import SecretBox
+from inventory.service import InventoryService
 from monitoring.alerts import (
     acknowledge,
     add_maintenance,
@@ -39,7 +44,7 @@ from monitoring.alerts import (
 )
 from monitoring.errors import ConfigInvalid
 from monitoring.jobs import PollSummary, alert_cycle, check_cycle, poll_cycle
-from monitoring.models import PollStatus, Silence
+from monitoring.models import CheckState, PollStatus, Silence
 from monitoring.promstack import ExportOptions, export_prometheus
 from monitoring.service import MonitorSettings, unit_status
 from monitoring.snmp import DeviceSample
@@ -432,6 +437,88 @@ def export_prometheus_cmd(
             "holds ${TLDOPS_CRED_...} placeholders: render them before snmp_exporter reads it "
             "(0.21 does not expand them)"
         )
+
+
+service_app = typer.Typer(
+    help="Dịch vụ được kiểm tra / service checks (http, tcp, tls, smtp, dns, icmp).",
+    no_args_is_help=True,
+)
+app.add_typer(service_app, name="service")
+
+
+@service_app.command("add")
+def service_add(
+    unit_code: Annotated[str, typer.Argument(help="unit code owning the service")],
+    name: Annotated[str, typer.Argument(help="unique service name")],
+    kind: Annotated[ServiceKind, typer.Option("--kind", help="check kind")],
+    target: Annotated[
+        str, typer.Option("--target", help="URL (http/tls), host[:port] (tcp/smtp), name (dns)")
+    ],
+    port: Annotated[int | None, typer.Option("--port", help="port, if not in the target")] = None,
+    expect: Annotated[
+        str | None,
+        typer.Option("--expect", help="http: expected status; dns: an address among answers"),
+    ] = None,
+) -> None:
+    """Add a service check to a unit (written to the inventory, audited)."""
+    with cli_session() as s:
+        svc = InventoryService(s, actor=current_actor()).add_service(
+            unit_code=unit_code, name=name, kind=kind, target=target, port=port, expect=expect
+        )
+        extra = "".join(
+            f" {k} {svc.params[k]}" for k in ("port", "expect_status", "expect") if k in svc.params
+        )
+        console.print(
+            f"[green]✓[/] service {svc.name!r} ({svc.kind.value}) → {svc.target}{extra} "
+            f"\\[{unit_code}]",
+            highlight=False,
+        )
+
+
+@service_app.command("remove")
+def service_remove(name: Annotated[str, typer.Argument(help="service name")]) -> None:
+    """Remove a service check (audited)."""
+    with cli_session() as s:
+        InventoryService(s, actor=current_actor()).remove_service(name)
+        console.print(f"[green]✓[/] service {name!r} removed", highlight=False)
+
+
+@service_app.command("list")
+def service_list(
+    unit: Annotated[str | None, typer.Option("--unit", help="unit code (subtree)")] = None,
+) -> None:
+    """Services of a unit subtree with the state of their last check."""
+    with cli_session() as s:
+        rows = InventoryService(s, actor=current_actor()).services(unit)
+        states = {
+            c.service_id: c
+            for c in s.scalars(
+                select(CheckState).where(CheckState.service_id.in_([r.id for r in rows]))
+            )
+        }
+        t = Table(title="Dịch vụ / services")
+        for col in ("name", "unit", "kind", "target", "last check", "when (UTC)", "detail"):
+            t.add_column(col)
+        for svc in rows:
+            st = states.get(svc.id)
+            if st is None:
+                state = "[dim]never checked[/]"
+            elif st.skipped:
+                state = "[dim]not checked[/]"
+            else:
+                state = "[green]ok[/]" if st.ok else "[red]failed[/]"
+            when = f"{st.checked_at:%Y-%m-%d %H:%M}" if st is not None else ""
+            t.add_row(
+                svc.name,
+                svc.unit.code,
+                svc.kind.value,
+                svc.target,
+                state,
+                when,
+                st.detail if st is not None else "",
+            )
+        console.print(t)
+        console.print(f"{len(rows)} services", highlight=False)
 
 
 def _seconds(duration: str) -> float:

@@ -67,3 +67,67 @@ def test_poll_reports_devices_without_snmp_profile(sqlite_url: str, snmpsim: Snm
     assert r.exit_code == 0 and "not polled 0" in r.output
     assert "no SNMP credential profile" not in r.output
     assert "no active device with a management address in this subtree" in r.output
+
+
+def test_service_add_list_remove_through_the_inventory(sqlite_url: str) -> None:
+    import asyncio
+    import socket
+
+    from sqlalchemy import select
+
+    from inventory.errors import Conflict, NotFound
+    from inventory.models import AuditRecord, Service
+    from monitoring.jobs import check_cycle
+    from monitoring.service import MonitorSettings
+
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as s:
+        build_org(s)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    try:
+        r = _cli(sqlite_url, "service", "add", "HN-BD", "cong-bd", "--kind", "tcp",
+                 "--target", "127.0.0.1", "--port", str(port))  # fmt: skip
+        assert r.exit_code == 0, r.output
+        assert f"→ 127.0.0.1 port {port} [HN-BD]" in r.output
+        r = _cli(sqlite_url, "service", "add", "HCM", "web-hcm", "--kind", "http",
+                 "--target", "http://127.0.0.1:1/", "--expect", "200")  # fmt: skip
+        assert r.exit_code == 0, r.output
+        r = _cli(sqlite_url, "service", "add", "HN", "cong-bd", "--kind", "icmp",
+                 "--target", "127.0.0.1")  # fmt: skip
+        assert r.exit_code == Conflict.exit_code, r.output
+        r = _cli(sqlite_url, "service", "add", "NOPE", "x", "--kind", "icmp", "--target", "h")
+        assert r.exit_code == NotFound.exit_code and "NOPE" in r.output
+
+        r = _cli(sqlite_url, "service", "list", "--unit", "HN")
+        assert r.exit_code == 0, r.output
+        assert "cong-bd" in r.output and "never checked" in r.output
+        assert "web-hcm" not in r.output and "1 services" in r.output
+        settings = MonitorSettings(allowed_nets="127.0.0.0/8", timeout=0.5, retries=0)
+        asyncio.run(check_cycle(engine, settings=settings, unit_code="HN"))
+        r = _cli(sqlite_url, "service", "list", "--unit", "HN")
+        assert " ok " in r.output and "never checked" not in r.output, r.output
+        r = _cli(sqlite_url, "service", "list")
+        assert "cong-bd" in r.output and "web-hcm" in r.output and "2 services" in r.output
+    finally:
+        listener.close()
+
+    r = _cli(sqlite_url, "service", "remove", "cong-bd")
+    assert r.exit_code == 0, r.output
+    r = _cli(sqlite_url, "service", "remove", "cong-bd")
+    assert r.exit_code == NotFound.exit_code
+    with session_scope(engine) as s:
+        assert [svc.name for svc in s.scalars(select(Service))] == ["web-hcm"]
+        trail = [
+            (a.action, a.entity_key, a.actor)
+            for a in s.scalars(
+                select(AuditRecord).where(AuditRecord.entity == "service").order_by(AuditRecord.id)
+            )
+        ]
+    assert trail == [
+        ("create", "cong-bd", "it.hn"),
+        ("create", "web-hcm", "it.hn"),
+        ("delete", "cong-bd", "it.hn"),
+    ]
