@@ -44,6 +44,7 @@ from inventory.targets import (
     list_snapshots,
     save_snapshot,
 )
+from inventory.text import csv_cell
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -254,7 +255,8 @@ def render_csv(report: TargetReport, *, lang: Lang) -> str:
         ]
         for kind, code, name, num, den, value, ok in rows:
             head = (ind.id, _title(ind, lang), ind.target, kind, code, name, num, den)
-            writer.writerow([*head, fmt(value), met(ok)])
+            # Unit names and titles come from users: no cell may run as a formula in Excel.
+            writer.writerow([csv_cell(str(v)) for v in (*head, fmt(value), met(ok))])
     return buf.getvalue()
 
 

@@ -31,3 +31,113 @@ def fold(value: str) -> str:
 def slugify(value: str, sep: str = "_") -> str:
     """ASCII identifier safe for Ansible group names and URLs."""
     return _NON_WORD.sub(sep, fold(value)).strip(sep)
+
+
+# -- checks shared by every import (files, API) ----------------------------------------------
+# C0/C1 control characters (NUL, tab, line breaks included: every field of the contract is one
+# line of text) and the invisible characters that make two codes look equal but differ:
+# zero-width space/joiners, word joiner, BOM inside a value, bidi embeddings/overrides/isolates
+# and the Unicode line/paragraph separators.
+_CONTROL = "\x00-\x1f\x7f-\x9f"
+_INVISIBLE = "\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069\u2028\u2029"
+BAD_CHARS = re.compile(f"[{_CONTROL}{_INVISIBLE}]")
+_CODE = re.compile(r"[A-Z0-9-]+")
+
+
+def escape(value: str) -> str:
+    """``value`` with every control or invisible character written as an escape, for messages.
+
+    >>> escape("HN\\x00\\u200b1")
+    'HN\\\\x00\\\\u200b1'
+    """
+    return BAD_CHARS.sub(
+        lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", value
+    )
+
+
+def control_problem(value: str) -> tuple[str, str] | None:
+    """``(why_vi, why_en)`` if ``value`` holds a control or invisible character, else ``None``.
+
+    >>> control_problem("Hà Nội") is None
+    True
+    >>> control_problem("a\\x00b")[1]
+    'contains the control character U+0000; remove it'
+    """
+    m = BAD_CHARS.search(value)
+    if m is None:
+        return None
+    point = f"U+{ord(m[0]):04X}"
+    if ord(m[0]) < 0x100:
+        return (
+            f"chứa ký tự điều khiển {point}; hãy xóa ký tự này",
+            f"contains the control character {point}; remove it",
+        )
+    return (
+        f"chứa ký tự ẩn {point} (độ rộng 0 / đảo chiều văn bản); hãy gõ lại giá trị",
+        f"contains the invisible character {point} (zero-width or bidi); type the value again",
+    )
+
+
+def normalise_code(value: str) -> str:
+    """A code as stored: trimmed and upper case (``hni`` and ``HNI`` are the same code).
+
+    >>> normalise_code(" hni-bd ")
+    'HNI-BD'
+    """
+    return value.strip().upper()
+
+
+def code_problem(value: str) -> tuple[str, str] | None:
+    """``(why_vi, why_en)`` unless ``value`` (already normalised) is a code: ``[A-Z0-9-]+``.
+
+    >>> code_problem("HN-BD") is None, code_problem("HN_BD") is not None
+    (True, True)
+    """
+    if value.isascii() and _CODE.fullmatch(value):
+        return None
+    bad = control_problem(value)
+    if bad is not None:
+        return bad
+    return (
+        "mã chỉ gồm chữ A-Z, số 0-9 và dấu gạch ngang '-' (không dấu, không khoảng trắng)",
+        "a code may only hold the letters A-Z, digits 0-9 and '-' (no accents, no spaces)",
+    )
+
+
+# -- spreadsheet formulas in CSV exports ------------------------------------------------------
+# A CSV cell opened in Excel/LibreOffice starting with one of these is run as a formula
+# (=HYPERLINK(...), DDE "-2+3+cmd|..."). A leading apostrophe makes it text. A signed number
+# or phone number ("-5", "-1.5", "+84912345678", "+84 28 3829 0000") is left alone: it holds
+# no letter, quote, "|" or "!", so it can name no function, cell or program, and at worst
+# Excel shows it as a number.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SIGNED_NUMBER = re.compile(r"[+-]\d[\d .,()/-]*")
+
+
+def _needs_quote(value: str) -> bool:
+    first = value[:1]
+    if first in _FORMULA_START:
+        return not (first in "+-" and _SIGNED_NUMBER.fullmatch(value))
+    # An apostrophe we would strip again on import must itself be protected, so that
+    # csv_cell and csv_uncell are exact inverses for every value.
+    return first == "'" and _needs_quote(value[1:])
+
+
+def csv_cell(value: str) -> str:
+    """``value`` safe to open in a spreadsheet: formula-like text gets a leading ``'``.
+
+    >>> csv_cell("=HYPERLINK(\\"http://x\\")"), csv_cell("-5"), csv_cell("-x"), csv_cell("HN")
+    ('\\'=HYPERLINK("http://x")', '-5', "'-x", 'HN')
+    """
+    return "'" + value if value and _needs_quote(value) else value
+
+
+def csv_uncell(value: str) -> str:
+    """The inverse of :func:`csv_cell` (the importer reads exported CSV back unchanged).
+
+    >>> csv_uncell("'=1+1"), csv_uncell("'quoted"), csv_uncell(csv_cell("''=x"))
+    ('=1+1', "'quoted", "''=x")
+    """
+    if value[:1] == "'" and _needs_quote(value[1:]):
+        return value[1:]
+    return value

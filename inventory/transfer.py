@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -54,6 +56,7 @@ from sqlalchemy.orm import Session, aliased
 
 from inventory.config import TIMEZONE
 from inventory.db import utcnow
+from inventory.errors import Conflict
 from inventory.models import (
     AuditRecord,
     Custody,
@@ -101,6 +104,10 @@ ENTITY = {
 _REBUILD_INDEXES_FROM = 50_000
 # SQLite page cache (KiB) while bulk-loading devices.
 _BULK_CACHE_KIB = 256 * 1024
+# How long an import waits for another one to finish (seconds; TLDOPS_IMPORT_WAIT overrides).
+IMPORT_WAIT = 600.0
+# Key of the PostgreSQL advisory lock that serialises imports ("tldimp" in ASCII).
+_PG_IMPORT_LOCK = 0x746C64696D70
 
 
 class Progress(Protocol):
@@ -314,6 +321,8 @@ def import_file(
     kind = TransferKind(kind)
     table = read_table(path, kind=kind.value)
     try:
+        if not dry_run:
+            begin_import(session)
         return _import_table(
             session,
             kind=kind,
@@ -325,6 +334,60 @@ def import_file(
         )
     finally:
         table.close()
+
+
+def _import_wait() -> float:
+    try:
+        return max(float(os.environ.get("TLDOPS_IMPORT_WAIT", IMPORT_WAIT)), 0.0)
+    except ValueError:
+        return IMPORT_WAIT
+
+
+def _busy(waited: float) -> Conflict:
+    return Conflict(
+        f"một lần nhập dữ liệu khác đang chạy; đã chờ {waited:.0f} giây, không có gì được ghi / "
+        f"another import is running; waited {waited:.0f} s, nothing was written",
+        hint="chạy lại khi lần nhập kia xong / run it again when the other import has finished",
+    )
+
+
+def begin_import(session: Session, *, wait: float | None = None) -> None:
+    """Take the database's write lock for this import before anything is read.
+
+    Two imports at once then run one after the other: the second plans against what the first
+    committed (re-importing the same file reports every row unchanged) instead of both planning
+    the same inserts. After ``wait`` seconds (default ``TLDOPS_IMPORT_WAIT``, 600) it gives up
+    with :class:`~inventory.errors.Conflict`.
+
+    On SQLite this also opens the transaction explicitly: the driver only begins one before
+    DML, so DDL of the bulk path (DROP INDEX) would otherwise commit on its own, and a killed
+    import would leave the indexes dropped. With ``BEGIN IMMEDIATE`` the drop, the load and the
+    rebuild commit (or vanish) together.
+    """
+    wait = _import_wait() if wait is None else wait
+    conn = session.connection()
+    started = time.monotonic()
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        if raw.in_transaction:
+            return  # the caller already writes: the lock is already ours
+        old = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+        raw.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except Exception as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise _busy(time.monotonic() - started) from exc
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {int(old)}")
+    elif conn.dialect.name == "postgresql":
+        deadline = started + wait
+        while not conn.execute(select(func.pg_try_advisory_xact_lock(_PG_IMPORT_LOCK))).scalar():
+            if time.monotonic() >= deadline:
+                raise _busy(time.monotonic() - started)
+            time.sleep(0.2)
 
 
 def _import_table(
@@ -815,11 +878,13 @@ def _write_devices(w: _Writer, plan: _Plan, refs: Refs, *, file: str) -> tuple[i
         cache = w.conn.exec_driver_sql("PRAGMA cache_size").scalar()
         w.conn.exec_driver_sql(f"PRAGMA cache_size = {-_BULK_CACHE_KIB}")
     try:
+        # checkfirst: a database broken by an older version (indexes dropped and committed,
+        # then the import killed) still imports, and gets its indexes back.
         for ix in indexes:
-            ix.drop(w.conn)
+            ix.drop(w.conn, checkfirst=True)
         w.executemany(insert_sql, created, label="ghi thiết bị / writing devices")
         for ix in indexes:
-            ix.create(w.conn)
+            ix.create(w.conn, checkfirst=True)
     finally:
         if cache is not None:
             w.conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")

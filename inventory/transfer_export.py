@@ -26,6 +26,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from inventory.service import InventoryService
+from inventory.text import csv_cell
 from inventory.transfer import cell_text, existing_records, natural_key
 from inventory.transfer_rules import COLUMNS, Record, TransferKind
 
@@ -57,12 +58,19 @@ def export_records(
 def write_csv(
     out: IO[str], *, kind: TransferKind, records: Iterable[Record], bom: bool = False
 ) -> None:
-    """Write a header and ``records`` as UTF-8 CSV text (``bom`` for Excel on Windows)."""
+    """Write a header and ``records`` as UTF-8 CSV text (``bom`` for Excel on Windows).
+
+    Text that a spreadsheet would run as a formula gets a leading ``'``
+    (:func:`inventory.text.csv_cell`); the importer removes it again, so export → import is
+    unchanged. Numbers are never touched.
+    """
     if bom:
         out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS[TransferKind(kind)])
-    writer.writerows([cell_text(v) for v in rec] for rec in records)
+    writer.writerows(
+        [csv_cell(v) if isinstance(v, str) else cell_text(v) for v in rec] for rec in records
+    )
 
 
 def _xlsx_value(value: Any) -> Any:

@@ -19,6 +19,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -28,8 +29,21 @@ from pathlib import Path
 from typing import IO, Any
 
 from inventory.errors import Problem, ValidationFailed
+from inventory.text import csv_uncell
 
 SUFFIXES = (".csv", ".xlsx")
+
+# Limits on what an XLSX file may unpack to, checked before openpyxl opens it: a 1 MB file can
+# hold a 1 GB cell (a "zip bomb"), and openpyxl holds shared strings and each cell in memory.
+# Real sheets compress 5-30x; a single cell of repeated text compresses >1000x.
+XLSX_MAX_UNPACKED = 1 << 30  # bytes, all members together
+XLSX_MAX_RATIO = 200  # unpacked / packed, for members bigger than XLSX_RATIO_FROM
+XLSX_RATIO_FROM = 4 << 20
+# Excel's own limits: no file Excel wrote holds more.
+MAX_ROWS = 1_048_576
+MAX_CELL_CHARS = 32_767
+_XML_SCAN_CHUNK = 1 << 20
+_XML_DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
 @dataclass(frozen=True)
@@ -187,6 +201,10 @@ def _csv_rows(name: str, reader: Any, fh: IO[str]) -> Iterator[tuple[int, list[s
             if row:
                 values = list(map(strip, row))
                 if any(values):
+                    # Exports quote formula-like text with a leading apostrophe; read it back
+                    # as it was (only rows that hold one pay for the check).
+                    if "'" in "".join(values):
+                        values = [csv_uncell(v) for v in values]
                     yield line, values
     except csv.Error as exc:
         raise _bad_csv(name, start, exc) from exc
@@ -195,9 +213,91 @@ def _csv_rows(name: str, reader: Any, fh: IO[str]) -> Iterator[tuple[int, list[s
 
 
 # -- XLSX ------------------------------------------------------------------------------------
+def _refuse(name: str, why_vi: str, why_en: str) -> ValidationFailed:
+    return _unreadable(name, f"từ chối tệp Excel: {why_vi}", f"refusing the Excel file: {why_en}")
+
+
+def check_xlsx(name: str, data: bytes) -> None:
+    """Refuse an XLSX archive that unpacks to too much, or whose XML declares a DTD/entities.
+
+    Runs before openpyxl sees the file. ``zipfile`` never inflates a member past the size its
+    header declares, so the declared sizes bound what reading can cost. XML with a DOCTYPE or
+    ENTITY (billion laughs, external entities) is refused outright: Excel never writes one, and
+    openpyxl only defuses entities when the optional ``defusedxml`` happens to be installed.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return  # not a zip at all: openpyxl reports that in its own words
+    with archive:
+        infos = archive.infolist()
+        total = sum(i.file_size for i in infos)
+        if total > XLSX_MAX_UNPACKED:
+            raise _refuse(
+                name,
+                f"giải nén ra {total} byte, quá giới hạn {XLSX_MAX_UNPACKED} byte",
+                f"it unpacks to {total} bytes, more than the limit of {XLSX_MAX_UNPACKED}",
+            )
+        for info in infos:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > XLSX_RATIO_FROM and ratio > XLSX_MAX_RATIO:
+                raise _refuse(
+                    name,
+                    f"phần {info.filename} nén {ratio:.0f} lần (giới hạn {XLSX_MAX_RATIO}), "
+                    "có dấu hiệu tệp nén độc hại",
+                    f"member {info.filename} is compressed {ratio:.0f}x (limit "
+                    f"{XLSX_MAX_RATIO}x), which looks like a zip bomb",
+                )
+        for info in infos:
+            if info.filename.lower().endswith((".xml", ".rels", ".vml")):
+                _check_xml(name, archive, info)
+
+
+def _check_xml(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    try:
+        fh = archive.open(info)
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError):
+        return  # openpyxl reports the broken member
+    with fh:
+        tail = b""
+        first = True
+        while True:
+            try:
+                chunk = fh.read(_XML_SCAN_CHUNK)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+                return
+            if not chunk:
+                return
+            if first:
+                first = False
+                head = chunk.removeprefix(codecs.BOM_UTF8)
+                m = _XML_DECL_ENCODING.match(head)
+                # A byte search for "<!DOCTYPE" only works on ASCII-compatible text; Excel
+                # always writes UTF-8.
+                if (
+                    head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+                    or b"\x00" in head[:64]
+                    or (m is not None and m[1].lower() not in (b"utf-8", b"utf8"))
+                ):
+                    raise _refuse(
+                        name,
+                        f"phần {info.filename} không mã hóa UTF-8",
+                        f"member {info.filename} is not UTF-8 XML",
+                    )
+            window = tail + chunk
+            if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+                raise _refuse(
+                    name,
+                    f"phần {info.filename} khai báo DTD/thực thể XML (không an toàn)",
+                    f"member {info.filename} declares an XML DTD or entities (unsafe)",
+                )
+            tail = window[-16:]
+
+
 def _read_xlsx(name: str, digest: str, data: bytes, *, kind: str) -> RawTable:
     import openpyxl
 
+    check_xlsx(name, data)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
@@ -217,6 +317,10 @@ def _read_xlsx(name: str, digest: str, data: bytes, *, kind: str) -> RawTable:
             f"không có trang tính tên '{kind}' (có: {', '.join(names)})",
             f"no sheet named '{kind}' (the workbook has: {', '.join(names)})",
         )
+    estimated_from = ws.max_row
+    # Without declared dimensions openpyxl does not pad every row to the claimed width (a
+    # sheet can claim XFD1048576 and hold two cells).
+    ws.reset_dimensions()
     rows = ws.iter_rows(values_only=True)
     header_cells: tuple[Any, ...] | None = next(rows, None)
     if header_cells is None or not any(c not in (None, "") for c in header_cells):
@@ -227,20 +331,30 @@ def _read_xlsx(name: str, digest: str, data: bytes, *, kind: str) -> RawTable:
     while cells and cells[-1] in (None, ""):
         cells.pop()
     header = [_cell_text(c).lower() for c in cells]
-    estimated = max((ws.max_row or 1) - 1, 0)
+    estimated = min(max((estimated_from or 1) - 1, 0), MAX_ROWS)
     return RawTable(
         file=name,
         sha256=digest,
         header=header,
-        rows=_xlsx_rows(rows, width=len(header)),
+        rows=_xlsx_rows(name, rows, width=len(header)),
         estimated_rows=estimated,
         close=wb.close,
     )
 
 
-def _xlsx_rows(rows: Iterator[tuple[Any, ...]], *, width: int) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_rows(
+    name: str, rows: Iterator[tuple[Any, ...]], *, width: int
+) -> Iterator[tuple[int, list[str]]]:
     for line, cells in enumerate(rows, start=2):
+        if line > MAX_ROWS:
+            raise _refuse(
+                name,
+                f"trang tính có hơn {MAX_ROWS} dòng (giới hạn của Excel)",
+                f"the sheet has more than {MAX_ROWS} rows (Excel's own limit)",
+            )
         values = [_cell_text(c) for c in cells]
+        if values and max(map(len, values)) > MAX_CELL_CHARS:
+            raise _too_long(name, line, values)
         # Excel often reports formatted-but-empty cells past the last column.
         while len(values) > width and not values[-1]:
             values.pop()
@@ -249,6 +363,23 @@ def _xlsx_rows(rows: Iterator[tuple[Any, ...]], *, width: int) -> Iterator[tuple
             values.extend([""] * (width - len(values)))
         if any(values):
             yield line, values
+
+
+def _too_long(name: str, line: int, values: list[str]) -> ValidationFailed:
+    i, v = next((i, v) for i, v in enumerate(values) if len(v) > MAX_CELL_CHARS)
+    return ValidationFailed(
+        [
+            Problem(
+                file=name,
+                row=line,
+                column=f"#{i + 1}",
+                value=v[:40] + "…",
+                why_vi=f"ô dài {len(v)} ký tự, quá giới hạn {MAX_CELL_CHARS} của Excel",
+                why_en=f"the cell holds {len(v)} characters, more than Excel's limit of "
+                f"{MAX_CELL_CHARS}",
+            )
+        ]
+    )
 
 
 def _cell_text(value: Any) -> str:

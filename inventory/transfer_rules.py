@@ -32,6 +32,7 @@ from inventory.enums import (
     UnitKind,
 )
 from inventory.errors import Problem, ValidationFailed
+from inventory.text import BAD_CHARS, code_problem, control_problem, escape
 
 
 class TransferKind(StrEnum):
@@ -110,6 +111,20 @@ MAX_LEN: dict[str, int] = {
     "link_kind": 64,
     "product": 255,
 }
+
+# Positions of the code columns in a record: codes are [A-Z0-9-], stored upper case.
+CODE_INDEXES: dict[TransferKind, tuple[int, ...]] = {
+    TransferKind.units: (0, 2),
+    TransferKind.officers: (0, 2),
+    TransferKind.devices: (0, 2, 9),
+    TransferKind.links: (0,),
+    TransferKind.software: (0,),
+}
+
+# Largest whole number each integer column holds (INTEGER is 32-bit on PostgreSQL, BIGINT
+# 64-bit); a bigger value would otherwise fail in the driver, after validation.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 
 Record = tuple[Any, ...]
 
@@ -213,8 +228,14 @@ def parse_day(value: str) -> str:
     )
 
 
-def parse_int(value: str, *, minimum: int) -> int:
-    """A whole number, thousands separators allowed (``12.000.000``), at least ``minimum``."""
+def parse_int(value: str, *, minimum: int, maximum: int = INT32_MAX) -> int:
+    """A whole number, thousands separators allowed (``12.000.000``), ``minimum``..``maximum``.
+
+    >>> parse_int("12.000.000", minimum=0)
+    12000000
+    """
+    if len(value) > 40:
+        raise _Bad(f"quá lớn, tối đa {maximum}", f"too large; at most {maximum}")
     if value.isascii() and value.isdigit():
         number = int(value)
     elif _GROUPED_INT.fullmatch(value):
@@ -227,6 +248,8 @@ def parse_int(value: str, *, minimum: int) -> int:
         if minimum == 0:
             raise _Bad("không được âm", "must not be negative")
         raise _Bad(f"phải lớn hơn hoặc bằng {minimum}", f"must be at least {minimum}")
+    if number > maximum:
+        raise _Bad(f"quá lớn, tối đa {maximum}", f"too large; at most {maximum}")
     return number
 
 
@@ -350,6 +373,10 @@ def _nonneg(value: str) -> int:
     return parse_int(value, minimum=0)
 
 
+def _money(value: str) -> int:
+    return parse_int(value, minimum=0, maximum=INT64_MAX)
+
+
 def _positive(value: str) -> int:
     return parse_int(value, minimum=1)
 
@@ -418,13 +445,7 @@ def _device_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
             "no officer with this code; import officers first (--kind officers)",
         )
     day = c.parsed("purchase_date", bought, parse_day) if bought else None
-    money = (
-        int(cost)
-        if cost.isascii() and cost.isdigit()
-        else c.parsed("cost_vnd", cost, _nonneg)
-        if cost
-        else None
-    )
+    money = c.parsed("cost_vnd", cost, _money) if cost else None
     return (
         tag,
         k,
@@ -528,7 +549,7 @@ def _device_fast(refs: Refs) -> Callable[[list[str]], Record | None]:
             or len(serial) > 128
             or (holder and holder not in officers)
             or (ip and ipv4(ip) is None)
-            or (cost and not (cost.isdigit() and cost.isascii()))
+            or (cost and not (len(cost) <= 18 and cost.isdigit() and cost.isascii()))
         ):
             return None
         if bought:
@@ -581,6 +602,9 @@ def parse_rows(
     key_idx = KEY_INDEXES[kind]
     single_key = key_idx == (0,)
     key_column = "+".join(COLUMNS[kind][i] for i in key_idx)
+    columns = COLUMNS[kind]
+    code_idx = CODE_INDEXES[kind]
+    bad_chars = BAD_CHARS.search
     first_seen: dict[Any, int] = {}
     seen = first_seen.setdefault
     out: list[tuple[int, Record]] = []
@@ -600,10 +624,29 @@ def parse_rows(
             )
             continue
         values = raw if identity else [raw[i] for i in order]
-        record = fast(values) if fast is not None else None
-        check = None
-        if record is None:
+        check: _RowCheck | None = None
+        if bad_chars("".join(values)) is not None:
+            # Nothing else is checked on such a row: the value is not what the user sees.
             check = _RowCheck(log, line)
+            for column, value in zip(columns, values, strict=True):
+                why = control_problem(value)
+                if why is not None:
+                    check.bad(column, escape(value), *why)
+            continue
+        for i in code_idx:
+            value = values[i]
+            if value:
+                code = value.upper()
+                if code != value:
+                    values[i] = code
+                # "ß".upper() is "SS": judge the code as written when it is not ASCII.
+                why = code_problem(code if value.isascii() else value)
+                if why is not None:
+                    check = check or _RowCheck(log, line)
+                    check.bad(columns[i], value, *why)
+        record = fast(values) if fast is not None and check is None else None
+        if record is None:
+            check = check or _RowCheck(log, line)
             record = parser(check, values, refs)
         key = record[0] if single_key else tuple(record[i] for i in key_idx)
         if key is not None and (single_key or None not in key):
