@@ -111,15 +111,26 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     >>> make_engine("sqlite://").dialect.name
     'sqlite'
     """
+    db_file: Path | None = None
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////:memory:"):
-        db_path = url.removeprefix("sqlite:///")
+        db_path = url.removeprefix("sqlite:///").split("?", 1)[0]
         if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, future=True)
+            db_file = Path(db_path)
+            if not db_file.parent.exists():
+                # The folder of the database holds nothing anyone else should read.
+                db_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pool: dict[str, Any] = {}
+    if db_file is not None or url.startswith("postgresql"):
+        # At least as many connections as the web server's worker threads (40), so a burst of
+        # requests queues on the database lock, not on the pool (QueuePool defaults to 5 + 10).
+        pool = {"pool_size": 20, "max_overflow": 30, "pool_timeout": 10}
+    engine = create_engine(url, echo=echo, future=True, **pool)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            if db_file is not None:
+                _private(db_file)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
@@ -128,6 +139,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.close()
 
     return engine
+
+
+def _private(db_file: Path) -> None:
+    """Database files are 0600: they hold every record (SQLite gives -wal/-shm the same mode)."""
+    for path in (db_file, db_file.with_name(db_file.name + "-wal")):
+        try:
+            if path.exists() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+        except OSError:
+            pass  # not ours to change (a read-only copy): the umask still applies to new files
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

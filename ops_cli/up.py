@@ -22,7 +22,7 @@ from inventory.db import make_engine, session_scope, upgrade
 from inventory.errors import NotFound
 from inventory.models import Unit
 from inventory.runtime import console
-from inventory.secrets import generate_key
+from inventory.secrets import load_secret_key
 from inventory.security import Role
 
 log = logging.getLogger("tldops.up")
@@ -30,18 +30,20 @@ log = logging.getLogger("tldops.up")
 
 def ensure_secret_key(var_dir: Path) -> str:
     """``TLDOPS_SECRET_KEY`` if set; else the key in ``var/secret.key`` (created 0600)."""
-    if os.environ.get("TLDOPS_SECRET_KEY", "").strip():
-        return os.environ["TLDOPS_SECRET_KEY"]
-    path = var_dir / "secret.key"
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(generate_key() + "\n")
-    os.chmod(path, 0o600)
-    key = path.read_text().strip()
-    os.environ["TLDOPS_SECRET_KEY"] = key
+    key = load_secret_key(var_dir, create=True)
+    assert key is not None  # create=True makes one when there is none
     return key
+
+
+def point_self_checks(engine: Engine, base_url: str) -> int:
+    """Aim the app's own health check at the address it really serves (0 if monitoring is
+    not installed)."""
+    try:
+        from monitoring.service import point_self_checks as point
+    except ImportError:
+        return 0
+    with session_scope(engine) as session:
+        return point(session, base_url)
 
 
 def seed_if_empty(engine: Engine) -> bool:
@@ -127,13 +129,17 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from ops_cli.scheduler import Scheduler, discover_jobs
-        from ops_cli.web import create_app, freeze_long_lived
+        from ops_cli.web import create_app, freeze_long_lived, private_var_dir
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         # Alembic narrates every revision at INFO; the banner below says what matters.
         logging.getLogger("alembic").setLevel(logging.WARNING)
         settings = Settings.from_env()
+        private_var_dir(settings.var_dir)
         ensure_secret_key(settings.var_dir)
+        # Links in e-mails and the app's own health check use the address actually served.
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        os.environ.setdefault("TLDOPS_EXTERNAL_URL", f"http://{shown}:{port}")
         if demo:
             # Demo devices live in 198.18.0.0/15 and must never be contacted.
             os.environ.setdefault("TLDOPS_MONITOR_ALLOWED_NETS", "127.0.0.0/8")
@@ -146,6 +152,7 @@ def register(app: typer.Typer) -> None:
                     console.print("Đã tạo dữ liệu mẫu / demo federation seeded")
                 for extra in seed_demo_extras(engine):
                     console.print(f"+ {extra}")
+        point_self_checks(engine, os.environ["TLDOPS_EXTERNAL_URL"])
         first = ensure_first_admin(engine)
         if first is not None:
             console.print(
@@ -165,7 +172,6 @@ def register(app: typer.Typer) -> None:
                 )
         secure_env = os.environ.get("TLDOPS_COOKIE_SECURE")
         secure = (secure_env.lower() in {"1", "true", "yes"}) if secure_env else not _loopback(host)
-        web = create_app(engine, secure_cookies=secure)
         # The demo's devices are fake: config backups would only try SSH on each of them.
         skip = frozenset({"playbooks.jobs.scheduled_config_backup"}) if demo else frozenset()
         sched = Scheduler(engine, jobs=discover_jobs(exclude=skip)) if scheduler else None
@@ -173,11 +179,7 @@ def register(app: typer.Typer) -> None:
             console.print(
                 "Lịch chạy / scheduled jobs: " + (", ".join(j.name for j in sched.jobs) or "—")
             )
-            sched.start()
+        web = create_app(engine, secure_cookies=secure, scheduler=sched)
         freeze_long_lived()
         console.print(f"tldops: [bold]http://{host}:{port}/[/]", highlight=False)
-        try:
-            uvicorn.run(web, host=host, port=port, log_level="warning")
-        finally:
-            if sched is not None:
-                sched.stop()
+        uvicorn.run(web, host=host, port=port, log_level="warning")

@@ -14,6 +14,7 @@ unsafe requests must carry the session's CSRF token (``X-CSRF-Token`` header, or
 from __future__ import annotations
 
 import asyncio
+import hmac
 import importlib
 import importlib.util
 import ipaddress
@@ -23,9 +24,11 @@ import os
 import re
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Request
@@ -51,6 +54,9 @@ from inventory.errors import OpsError, PermissionDenied, ValidationFailed
 from inventory.security import Principal
 from ops_cli.accounts import AccountService, credentials_generation, digest
 from ops_cli.errors import CsrfFailed
+
+if TYPE_CHECKING:
+    from ops_cli.scheduler import Scheduler
 
 log = logging.getLogger("tldops.web")
 
@@ -683,6 +689,21 @@ def _metrics_registry(engine: Engine) -> Any:
     return registry
 
 
+def _may_scrape(request: Request) -> bool:
+    client = request.client.host if request.client else None
+    if _is_loopback(client) and "x-forwarded-for" not in request.headers:
+        return True
+    wanted = os.environ.get("TLDOPS_METRICS_TOKEN", "")
+    auth = request.headers.get("authorization", "")
+    if wanted and len(wanted) >= 16 and hmac.compare_digest(auth, f"Bearer {wanted}"):
+        return True
+    principal = request.state.principal
+    if not isinstance(principal, Principal):
+        return False
+    # A grant on a depth-one path ("/1/") covers the whole tree.
+    return any(g.unit_path.count("/") == 2 for g in principal.grants)
+
+
 def _is_loopback(host: str | None) -> bool:
     try:
         return host is not None and ipaddress.ip_address(host).is_loopback
@@ -695,12 +716,27 @@ def create_app(
     *,
     secure_cookies: bool = True,
     domain_routers: Iterable[str] = DOMAIN_ROUTERS,
+    scheduler: Scheduler | None = None,
 ) -> FastAPI:
     """Build the web app on ``engine`` (already migrated).
 
     ``secure_cookies=False`` only for plain http on loopback (``tldops up`` on 127.0.0.1).
+    ``scheduler`` is started when the server starts and stopped when it stops, whichever server
+    runs the app (``tldops up`` or ``uvicorn --factory ops_cli.web:app_from_env``).
     """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                await run_in_threadpool(scheduler.stop)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="tldops",
         version="0.1.0",
         summary="IT operations of the Vietnam General Confederation of Labour",
@@ -711,6 +747,7 @@ def create_app(
     )
     app.state.engine = engine
     app.state.secure_cookies = secure_cookies
+    app.state.scheduler = scheduler
     # Added first, so it runs inside SecurityHeaders: its own 401/413/503 get the headers too.
     app.add_middleware(RequestGate)
     app.add_middleware(SecurityHeaders)
@@ -721,12 +758,23 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
-        """Prometheus scrape: open to loopback (the local Prometheus) and to logged-in users."""
+        """Prometheus scrape of the whole federation, so it is served only to: the local
+        Prometheus (a loopback client not relayed by a proxy), a client sending the scrape
+        token ``TLDOPS_METRICS_TOKEN`` as its bearer, or an account granted the root unit.
+        A province account sees its own units on the dashboard, not every province's devices.
+        """
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        client = request.client.host if request.client else None
-        if request.state.principal is None and not _is_loopback(client):
-            return _error(401, "HTTPException", "Chưa đăng nhập / not authenticated")
+        if not _may_scrape(request):
+            if request.state.principal is None and request.state.identity is None:
+                return _error(401, "HTTPException", "Chưa đăng nhập / not authenticated")
+            return _error(
+                403,
+                "PermissionDenied",
+                "Chỉ máy chủ Prometheus hoặc quản trị toàn hệ thống được đọc số liệu toàn quốc / "
+                "only the scraper or an account granted the root unit may read /metrics",
+                hint="give Prometheus `authorization: {credentials: <TLDOPS_METRICS_TOKEN>}`",
+            )
         return Response(generate_latest(app.state.metrics), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
@@ -749,17 +797,32 @@ def create_app(
 def app_from_env() -> FastAPI:
     """App factory for an external server: ``uvicorn --factory ops_cli.web:app_from_env``.
 
-    Reads ``TLDOPS_DATABASE_URL`` (migrating it) and ``TLDOPS_COOKIE_SECURE`` (default true).
+    Does what ``tldops up`` does before serving: migrates ``TLDOPS_DATABASE_URL``, finds the
+    secret key (``TLDOPS_SECRET_KEY`` or ``var/secret.key``), and runs the scheduler unless
+    ``TLDOPS_SCHEDULER=off``. ``TLDOPS_COOKIE_SECURE`` defaults to true.
     """
-    import os
-
     from inventory.config import Settings
     from inventory.runtime import get_engine
+    from inventory.secrets import load_secret_key
+    from ops_cli.scheduler import Scheduler, discover_jobs
 
+    settings = Settings.from_env()
+    private_var_dir(settings.var_dir)
+    load_secret_key(settings.var_dir, create=True)
+    engine = get_engine(settings)
     secure = os.environ.get("TLDOPS_COOKIE_SECURE", "true").lower() in {"1", "true", "yes"}
-    app = create_app(get_engine(Settings.from_env()), secure_cookies=secure)
+    run_jobs = os.environ.get("TLDOPS_SCHEDULER", "on").lower() not in {"0", "off", "false", "no"}
+    sched = Scheduler(engine, jobs=discover_jobs()) if run_jobs else None
+    app = create_app(engine, secure_cookies=secure, scheduler=sched)
     freeze_long_lived()
     return app
+
+
+def private_var_dir(var_dir: Path) -> None:
+    """The var folder (database, secret key, runs, backups) is 0700: only tldops reads it."""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if var_dir.stat().st_mode & 0o077:
+        var_dir.chmod(0o700)
 
 
 def freeze_long_lived() -> None:
