@@ -538,6 +538,7 @@ def export_prometheus(
         .join(CredentialProfile, Device.snmp_profile_id == CredentialProfile.id)
         .where(
             Device.status == DeviceStatus.active,
+            Device.monitored.is_(True),
             Device.mgmt_ip.is_not(None),
             CredentialProfile.kind.in_([CredentialKind.snmp_v2c, CredentialKind.snmp_v3]),
         )
@@ -552,7 +553,7 @@ def export_prometheus(
         district = units[ids[2]].code if len(ids) > 2 and ids[2] in units else ""
         modules = tuple((prof.params or {}).get("modules") or PROFILES[dev.kind])
         pairs.add((modules, prof))
-        port = int((prof.params or {}).get("port", 161))
+        port = dev.snmp_port or int((prof.params or {}).get("port", 161))
         addr = f"[{dev.mgmt_ip}]:{port}" if ":" in str(dev.mgmt_ip) else f"{dev.mgmt_ip}:{port}"
         key = (
             unit.code,

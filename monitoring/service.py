@@ -204,7 +204,8 @@ def poll_targets(
     Devices that cannot be polled come back in the second list with the reason: a profile that
     cannot be decrypted, or an address but no SNMP credential profile (:data:`NO_PROFILE`), so a
     poll never reports a silent ``0/0``. Devices without a management address are not
-    monitored by SNMP.
+    monitored by SNMP, nor are those marked ``monitored=False``. A device's ``snmp_port``
+    overrides its profile's port.
 
     >>> # targets, unpolled = poll_targets(session, box=box, unit_code="HN")
     """
@@ -216,6 +217,7 @@ def poll_targets(
         .where(
             subtree_filter(Unit.path, unit.path),
             Device.status == DeviceStatus.active,
+            Device.monitored.is_(True),
             Device.mgmt_ip.is_not(None),
             CredentialProfile.kind.in_([CredentialKind.snmp_v2c, CredentialKind.snmp_v3]),
         )
@@ -242,7 +244,8 @@ def poll_targets(
             PollTarget(
                 device_id=device.id,
                 host=str(device.mgmt_ip),
-                port=int((profile.params or {}).get("port", 161)),
+                # The device's own agent port wins over its profile's (shared by many).
+                port=device.snmp_port or int((profile.params or {}).get("port", 161)),
                 kind=device.kind,
                 auth=auth,
                 modules=tuple(modules) if modules else None,
@@ -255,6 +258,7 @@ def poll_targets(
         .where(
             subtree_filter(Unit.path, unit.path),
             Device.status == DeviceStatus.active,
+            Device.monitored.is_(True),
             Device.mgmt_ip.is_not(None),
             or_(
                 Device.snmp_profile_id.is_(None),

@@ -3,6 +3,7 @@ real snmpsim agent): the poll summary names devices it could not poll and why.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
@@ -131,3 +132,52 @@ def test_service_add_list_remove_through_the_inventory(sqlite_url: str) -> None:
         ("create", "web-hcm", "it.hn"),
         ("delete", "cong-bd", "it.hn"),
     ]
+
+
+def test_poll_honours_device_snmp_port_and_monitored_flag(
+    sqlite_url: str, snmpsim: Snmpsim, tmp_path: Path
+) -> None:
+    """A device's own ``snmp_port`` wins over its profile's; ``monitored=False`` is left alone
+    (neither polled nor reported as missing a profile) by the poll and the Prometheus export."""
+    import asyncio
+
+    from monitoring.jobs import poll_cycle
+    from monitoring.models import PollStatus
+    from monitoring.service import MonitorSettings
+
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as s:
+        build_org(s)
+        # The profile names a port nobody answers on; the device's own port is the agent's.
+        add_snmp_device(
+            s, tag="HN-SW-01", kind=DeviceKind.switch, unit="HN", port=9, community="switch"
+        )
+        add_snmp_device(
+            s, tag="HN-SW-02", kind=DeviceKind.switch, unit="HN", port=9, community="switch"
+        )
+        svc = InventoryService(s, actor="test")
+        svc.set_device("HN-SW-01", snmp_port=snmpsim.port)
+        svc.set_device("HN-SW-02", monitored=False)
+        svc.create_device(asset_tag="HN-SW-03", kind=DeviceKind.switch, unit_code="HN",
+                          mgmt_ip="127.0.0.9")  # fmt: skip
+        svc.set_device("HN-SW-03", monitored=False)
+    settings = MonitorSettings(allowed_nets="127.0.0.0/8", timeout=0.5, retries=0)
+    summary = asyncio.run(poll_cycle(engine, settings=settings))
+    assert [x.status for x in summary.samples] == [PollStatus.up]
+    assert summary.unpolled == ()
+    from inventory.config import Settings
+    from inventory.mail import SmtpSettings
+    from inventory.secrets import SecretBox
+    from monitoring.promstack import ExportOptions, export_prometheus
+
+    out = tmp_path / "prom"
+    with session_scope(engine) as s:
+        res = export_prometheus(
+            s,
+            out,
+            options=ExportOptions(),
+            box=SecretBox.from_settings(Settings.from_env()),
+            smtp=SmtpSettings(host="127.0.0.1", port=2525),
+        )
+    assert res.targets == 1
+    assert f"127.0.0.1:{snmpsim.port}" in (out / "targets" / "snmp-hn.json").read_text()
