@@ -11,6 +11,7 @@ SQLite (embedded, WAL) and PostgreSQL are both first-class::
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, Enum, MetaData, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger("tldops.db")
 
 # Domains whose ``<package>/migrations/versions`` folders hold Alembic revisions. Each domain
 # other than inventory keeps its own branch (branch_labels=(package,), depends_on the inventory
@@ -202,11 +205,23 @@ def alembic_config(engine: Engine) -> Any:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Bring the schema of every domain to its newest revision (idempotent)."""
+def upgrade(engine: Engine, revision: str = "heads") -> list[str]:
+    """Bring the schema of every domain to its newest revision (idempotent), then put back any
+    index the models declare that the database lacks (see :mod:`inventory.schema_check`).
+
+    Returns what was repaired, one bilingual line each (empty on a sound database).
+    """
     from alembic import command
 
+    from inventory.schema_check import repair_schema
+
     command.upgrade(alembic_config(engine), revision)
+    if revision != "heads":
+        return []  # a partial upgrade: the models describe the newest schema, not this one
+    repaired = repair_schema(engine)
+    for line in repaired:
+        log.warning("%s", line)
+    return repaired
 
 
 def current_heads(engine: Engine) -> set[str]:

@@ -49,7 +49,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inventory.api_deps import get_principal
-from inventory.db import make_sessionmaker
+from inventory.db import make_sessionmaker, upgrade
 from inventory.errors import OpsError, PermissionDenied, ValidationFailed
 from inventory.security import Principal
 from ops_cli.accounts import AccountService, credentials_generation, digest
@@ -810,6 +810,7 @@ def app_from_env() -> FastAPI:
     private_var_dir(settings.var_dir)
     load_secret_key(settings.var_dir, create=True)
     engine = get_engine(settings)
+    upgrade(engine)  # also verifies the indexes, which a current revision alone does not prove
     secure = os.environ.get("TLDOPS_COOKIE_SECURE", "true").lower() in {"1", "true", "yes"}
     run_jobs = os.environ.get("TLDOPS_SCHEDULER", "on").lower() not in {"0", "off", "false", "no"}
     sched = Scheduler(engine, jobs=discover_jobs()) if run_jobs else None
