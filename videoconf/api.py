@@ -106,6 +106,7 @@ def book_conference(
             optional_units=tuple(body.optional_units),
             subtrees=tuple(SubtreeSelector.parse(s) for s in body.subtrees),
             optional_subtrees=tuple(SubtreeSelector.parse(s) for s in body.optional_subtrees),
+            kinds=tuple(body.kinds),
             officers=tuple(body.officers),
             optional_officers=tuple(body.optional_officers),
             moderators=tuple(body.moderators),

@@ -23,6 +23,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from inventory.db import utcnow
+from inventory.enums import UnitKind
 from inventory.mail import Mailer, MailError, SmtpSettings
 from inventory.runtime import cli_session, console, current_actor, get_engine
 from videoconf.errors import VideoconfError
@@ -192,6 +193,13 @@ def book(
         list[str] | None, typer.Option(help='"CODE:LEVEL", e.g. TLD:2 = every province')
     ] = None,
     optional_subtree: Many = None,
+    kind: Annotated[
+        list[UnitKind] | None,
+        typer.Option(
+            help="keep only units of this kind in every --subtree (repeatable), e.g. "
+            "--subtree TLD:2 --kind province_federation = the provinces only"
+        ),
+    ] = None,
     officer: Many = None,
     optional_officer: Many = None,
     moderator: Many = None,
@@ -221,6 +229,7 @@ def book(
         optional_units=tuple(optional_unit or ()),
         subtrees=tuple(SubtreeSelector.parse(s) for s in subtree or ()),
         optional_subtrees=tuple(SubtreeSelector.parse(s) for s in optional_subtree or ()),
+        kinds=tuple(kind or ()),
         officers=tuple(officer or ()),
         optional_officers=tuple(optional_officer or ()),
         moderators=tuple(moderator or ()),

@@ -163,6 +163,8 @@ class ConferenceParticipant(Base):
     kind: Mapped[ParticipantKind] = mapped_column(db_enum(ParticipantKind))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     level: Mapped[int | None] = mapped_column(Integer)  # for subtree selectors
+    # For subtree selectors: only units of these kinds (UnitKind values); None = every kind.
+    unit_kinds: Mapped[list[str] | None] = mapped_column(JSON)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     required: Mapped[bool] = mapped_column(Boolean, default=True)
 

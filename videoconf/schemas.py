@@ -32,6 +32,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from inventory.enums import UnitKind
+
 # At most this many unit/subtree/officer/moderator/room entries in one booking (the service
 # checks the same bound for every front door).
 MAX_SELECTORS = 200
@@ -82,6 +84,7 @@ class ParticipantOut(BaseModel):
     level: int | None
     officer_code: str | None
     required: bool
+    unit_kinds: list[str] | None = None
 
 
 class InvitationOut(BaseModel):
@@ -137,6 +140,12 @@ class BookingIn(BaseModel):
     optional_units: list[str] = []
     subtrees: list[str] = Field(default=[], description='"CODE" or "CODE:LEVEL", e.g. "TLD:2"')
     optional_subtrees: list[str] = []
+    kinds: list[UnitKind] = Field(
+        default=[],
+        max_length=len(UnitKind),
+        description="keep only units of these kinds in every subtree (alone: the whole tree), "
+        'e.g. ["province_federation"] with "TLD:2" = the provinces only',
+    )
     officers: list[str] = []
     optional_officers: list[str] = []
     moderators: list[str] = []

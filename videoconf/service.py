@@ -22,7 +22,7 @@ import uuid
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from inventory.config import Settings
 from inventory.db import utcnow
-from inventory.enums import ContactRole
+from inventory.enums import ContactRole, UnitKind
 from inventory.errors import NotFound, Problem, ValidationFailed
 from inventory.mail import Mailer
 from inventory.models import Officer, Unit, UnitContact, subtree_filter
@@ -96,14 +96,18 @@ _CHUNK = 500
 
 @dataclass(frozen=True)
 class SubtreeSelector:
-    """Every unit under ``root_code`` (at ``level`` only, if given), e.g. all province federations.
+    """Every unit under ``root_code`` (at ``level`` only, if given; of ``kinds`` only, if given),
+    e.g. the province federations, which share level 2 with the central sector unions::
+
+        SubtreeSelector("TLD", 2, kinds=(UnitKind.province_federation,))
 
     >>> SubtreeSelector.parse("TLD:2")
-    SubtreeSelector(root_code='TLD', level=2)
+    SubtreeSelector(root_code='TLD', level=2, kinds=())
     """
 
     root_code: str
     level: int | None = None
+    kinds: tuple[UnitKind, ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> SubtreeSelector:
@@ -118,7 +122,8 @@ class SubtreeSelector:
         return cls(root_code=code, level=int(level) if level else None)
 
     def render(self) -> str:
-        return self.root_code if self.level is None else f"{self.root_code}:{self.level}"
+        text = self.root_code if self.level is None else f"{self.root_code}:{self.level}"
+        return text + "".join(f" [{k.value}]" for k in self.kinds)
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,9 @@ class BookingRequest:
     optional_units: tuple[str, ...] = ()
     subtrees: tuple[SubtreeSelector, ...] = ()
     optional_subtrees: tuple[SubtreeSelector, ...] = ()
+    # Keep only units of these kinds in every subtree selector; alone (no subtree), selects
+    # those kinds in the whole tree.
+    kinds: tuple[UnitKind, ...] = ()
     officers: tuple[str, ...] = ()
     optional_officers: tuple[str, ...] = ()
     moderators: tuple[str, ...] = ()
@@ -419,10 +427,7 @@ class ConferenceService(AuditedService):
     # -- participants -----------------------------------------------------------------------
     def _selector_units(self, sel: SubtreeSelector) -> list[Unit]:
         root = self._visible_unit(sel.root_code)
-        q = select(Unit).where(subtree_filter(Unit.path, root.path))
-        if sel.level is not None:
-            q = q.where(Unit.level == sel.level)
-        units = list(self.session.scalars(q.order_by(Unit.path)))
+        units = self._expand_stored(root, sel.level, sel.kinds)
         if not units:
             raise VideoconfError(
                 f"Bộ chọn {sel.render()} không có đơn vị nào / selector {sel.render()} "
@@ -491,8 +496,13 @@ class ConferenceService(AuditedService):
                         kind=ParticipantKind.unit, unit_id=unit.id, required=required
                     )
                 )
-        for sels, required in ((req.subtrees, True), (req.optional_subtrees, False)):
+        required_sels: tuple[SubtreeSelector, ...] = req.subtrees
+        if req.kinds and not req.subtrees and not req.optional_subtrees:
+            required_sels = (SubtreeSelector(self.inventory.root().code),)
+        for sels, required in ((required_sels, True), (req.optional_subtrees, False)):
             for sel in sels:
+                if req.kinds and not sel.kinds:
+                    sel = replace(sel, kinds=tuple(dict.fromkeys(req.kinds)))
                 units = self._selector_units(sel)
                 root = self._visible_unit(sel.root_code)
                 unit_sets.append((units, required))
@@ -501,6 +511,7 @@ class ConferenceService(AuditedService):
                         kind=ParticipantKind.subtree,
                         unit_id=root.id,
                         level=sel.level,
+                        unit_kinds=[k.value for k in sel.kinds] or None,
                         required=required,
                     )
                 )
@@ -526,15 +537,19 @@ class ConferenceService(AuditedService):
             if p.kind is ParticipantKind.unit and p.unit is not None:
                 seen[p.unit.id] = p.unit
             elif p.kind is ParticipantKind.subtree and p.unit is not None:
-                for u in self._expand_stored(p.unit, p.level):
+                for u in self._expand_stored(p.unit, p.level, p.unit_kinds):
                     seen[u.id] = u
         return sorted(seen.values(), key=lambda u: u.path)
 
-    def _expand_stored(self, root: Unit, level: int | None) -> list[Unit]:
+    def _expand_stored(
+        self, root: Unit, level: int | None, kinds: Sequence[str | UnitKind] | None = None
+    ) -> list[Unit]:
         """A stored subtree selector's units (whoever booked it; the caller filters views)."""
         q = select(Unit).where(subtree_filter(Unit.path, root.path))
         if level is not None:
             q = q.where(Unit.level == level)
+        if kinds:
+            q = q.where(Unit.kind.in_([UnitKind(k) for k in kinds]))
         return list(self.session.scalars(q.order_by(Unit.path)))
 
     # -- conflicts and capacity -------------------------------------------------------------
@@ -1048,6 +1063,7 @@ class ConferenceService(AuditedService):
                     kind=p.kind.value,
                     unit_code=p.unit.code if p.unit else None,
                     level=p.level,
+                    unit_kinds=p.unit_kinds,
                     officer_code=p.officer.code if p.officer else None,
                     required=p.required,
                 )

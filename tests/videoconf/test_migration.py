@@ -24,7 +24,7 @@ VC_TABLES = {
 def test_branch_downgrades_and_upgrades(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     try:
-        assert "vc_0001" in current_heads(engine)
+        assert "vc_0002" in current_heads(engine)
         assert set(inspect(engine).get_table_names()) >= VC_TABLES
         mine = {t for t in Base.metadata.tables if t.startswith("vc_")}
         assert mine == VC_TABLES
