@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from inventory.db import session_scope, utcnow
+from inventory.errors import ConfigError
 
 log = logging.getLogger("tldops.scheduler")
 
@@ -42,9 +43,7 @@ KNOWN_JOBS: tuple[tuple[str, str, float, float], ...] = (
     ("playbooks.jobs", "scheduled_db_backup", DAY, 300.0),
     ("playbooks.jobs", "scheduled_config_backup", DAY, 600.0),
     ("videoconf.jobs", "send_due_reminders", 60.0, 10.0),
-    ("training_lms.jobs", "certificate_expiry", DAY, 120.0),
     ("training_lms.jobs", "notify_expiring_certificates", DAY, 120.0),
-    ("training_lms.jobs", "certificate_expiry_cycle", DAY, 120.0),
 )
 
 
@@ -66,27 +65,32 @@ def discover_jobs(
     exclude: frozenset[str] = frozenset(),
     now: float | None = None,
 ) -> list[Job]:
-    """The known jobs whose module and function exist (an import error is logged, skipped).
+    """The known jobs of the domains that are installed.
 
-    ``exclude`` holds ``module.function`` names not to schedule (the demo leaves out config
-    backups: they would try SSH on every fake device).
+    A domain package that is not installed contributes nothing. One that is installed but whose
+    job module fails to import, or lacks the listed function, stops start-up with a
+    :class:`ConfigError` naming it: a platform silently not running its backups is worse than
+    one that refuses to start. ``exclude`` holds ``module.function`` names not to schedule (the
+    demo leaves out config backups: they would try SSH on every fake device).
     """
     start = time.monotonic() if now is None else now
     jobs: list[Job] = []
     for module, attr, every, first_after in known:
-        if f"{module}.{attr}" in exclude:
+        name = f"{module}.{attr}"
+        if name in exclude or importlib.util.find_spec(module.split(".")[0]) is None:
             continue
         try:
-            if importlib.util.find_spec(module) is None:
-                continue
             func = getattr(importlib.import_module(module), attr, None)
-        except Exception:
-            log.exception("cannot import %s", module)
-            continue
-        if callable(func):
-            jobs.append(
-                Job(name=f"{module}.{attr}", func=func, every=every, next_at=start + first_after)
+        except Exception as exc:
+            raise ConfigError(
+                f"Không nạp được {module} / cannot import {module}: {exc}",
+                hint="reinstall tldops; the traceback is in the log",
+            ) from exc
+        if not callable(func):
+            raise ConfigError(
+                f"Công việc định kỳ {name} không tồn tại / scheduled job {name} does not exist"
             )
+        jobs.append(Job(name=name, func=func, every=every, next_at=start + first_after))
     return jobs
 
 

@@ -21,3 +21,15 @@ def test_upgrade_puts_back_lost_indexes(db_url: str) -> None:
     }
     assert upgrade(engine) == []  # a sound database: nothing to do
     engine.dispose()
+
+
+def test_every_listed_job_resolves_and_a_missing_one_stops_start_up() -> None:
+    import pytest
+
+    from inventory.errors import ConfigError
+    from ops_cli.scheduler import KNOWN_JOBS, discover_jobs
+
+    found = {j.name for j in discover_jobs()}
+    assert found == {f"{m}.{f}" for m, f, _e, _a in KNOWN_JOBS}
+    with pytest.raises(ConfigError, match=r"monitoring\.jobs\.no_such_job"):
+        discover_jobs((("monitoring.jobs", "no_such_job", 60.0, 0.0),))
