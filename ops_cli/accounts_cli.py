@@ -7,6 +7,7 @@
     tldops user token it.hanoi --name backup-script         # prints an API token once
     tldops user list
     tldops user disable it.hanoi                            # sessions end, tokens stop working
+    tldops user passwd it.hanoi --revoke-tokens             # new one-time password, tokens revoked
 """
 
 from __future__ import annotations
@@ -102,8 +103,26 @@ def enable(username: str) -> None:
 
 
 @app.command("passwd")
-def passwd(username: str) -> None:
+def passwd(
+    username: str,
+    revoke_tokens: Annotated[
+        bool,
+        typer.Option(
+            "--revoke-tokens",
+            help="also revoke every API token of the user (without it, tokens keep working)",
+        ),
+    ] = False,
+) -> None:
     """Reset a password to a new one-time password and end all the user's sessions."""
     with cli_session() as session:
-        otp = AccountService(session, actor=current_actor()).set_password(username=username)
+        otp = AccountService(session, actor=current_actor()).set_password(
+            username=username, revoke_tokens=revoke_tokens
+        )
         console.print(f"Mật khẩu một lần / one-time password: [bold]{otp}[/]", highlight=False)
+        if revoke_tokens:
+            console.print("Đã thu hồi mọi mã truy cập API / every API token revoked")
+        else:
+            console.print(
+                "Mã truy cập API vẫn hoạt động (thêm --revoke-tokens để thu hồi) / API tokens "
+                "keep working (add --revoke-tokens to revoke them)"
+            )

@@ -5,7 +5,7 @@
     OpsError
     └── AccountError                 anything about accounts
         ├── LoginFailed              wrong username/password, or the account is disabled
-        ├── AccountLocked            too many wrong passwords in a row on one account
+        │   └── AccountLocked        too many failures of one username from one address
         ├── TooManyAttempts          too many failed logins from one client address
         ├── PasswordRejected         a new password is too weak or equals the old one
         └── CsrfFailed               an unsafe request without the session's CSRF token
@@ -28,10 +28,12 @@ class LoginFailed(AccountError):
     http_status = 401
 
 
-class AccountLocked(AccountError):
-    """The account is temporarily locked after repeated failures."""
+class AccountLocked(LoginFailed):
+    """One (username, client address) pair failed too often and is refused for a while.
 
-    http_status = 423
+    Answered exactly like :class:`LoginFailed` (same status and message), so the lock does not
+    tell a client that the username exists; the class exists for the service's own records.
+    """
 
 
 class TooManyAttempts(AccountError):

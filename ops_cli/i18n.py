@@ -38,6 +38,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Please replace your one-time password before continuing.",
     ),
     "password_changed": ("Đã đổi mật khẩu.", "Password changed."),
+    "other_sessions_ended": (
+        "Mọi phiên đăng nhập khác của bạn đã kết thúc.",
+        "Every other session of yours has ended.",
+    ),
+    "password_rules": (
+        "Ít nhất 12 ký tự; không chứa tên đăng nhập; không phải mật khẩu phổ biến "
+        "(như matkhau123). Nên dùng một cụm vài từ.",
+        "At least 12 characters; not containing the username; not a common password "
+        "(like password123). A phrase of several words works well.",
+    ),
+    "revoke_tokens_box": (
+        "Thu hồi luôn mọi mã truy cập API của tôi",
+        "Also revoke all my API tokens",
+    ),
+    "password_change_effect": (
+        "Đổi mật khẩu sẽ kết thúc mọi phiên đăng nhập khác của bạn. Mã truy cập API vẫn hoạt "
+        "động, trừ khi bạn đánh dấu ô trên.",
+        "Changing the password ends every other session of yours. API tokens keep working "
+        "unless you tick the box above.",
+    ),
+    "logout_all_effect": (
+        "Kết thúc mọi phiên đăng nhập trên mọi máy; mã truy cập API vẫn hoạt động (thu hồi ở "
+        "bảng dưới).",
+        "Ends every session on every device; API tokens keep working (revoke them below).",
+    ),
+    "token_prefix": ("Phần đầu", "Prefix"),
+    "token_active": ("đang dùng", "active"),
+    "token_revoked": ("đã thu hồi", "revoked"),
     "indicator": ("Chỉ tiêu", "Indicator"),
     "target": ("Mục tiêu", "Target"),
     "value": ("Đạt", "Value"),
@@ -136,3 +164,133 @@ def parse_iso(value: str) -> date | datetime | None:
 
 def fmt_percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %".replace(".", ",")
+
+
+# -- enum values -------------------------------------------------------------------------------
+# One table per vocabulary: stored value -> (Vietnamese, English). Pages never show the stored
+# value itself (``province_federation``, ``access_point``); the ``label`` Jinja filter reads these.
+ENUM_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "UnitKind": {
+        "central": ("Tổng Liên đoàn", "Confederation (central)"),
+        "province_federation": ("LĐLĐ tỉnh, thành phố", "Provincial federation"),
+        "central_sector_union": ("Công đoàn ngành trung ương", "Central sector union"),
+        "corporation_union": ("Công đoàn tổng công ty", "Corporation union"),
+        "district": ("LĐLĐ quận, huyện", "District federation"),
+        "industrial_zone": ("Công đoàn khu công nghiệp", "Industrial-zone union"),
+        "grassroots": ("Công đoàn cơ sở", "Grassroots union"),
+    },
+    "DeviceKind": {
+        "pc": ("Máy tính để bàn", "Desktop PC"),
+        "laptop": ("Máy tính xách tay", "Laptop"),
+        "printer": ("Máy in", "Printer"),
+        "switch": ("Bộ chuyển mạch", "Switch"),
+        "router": ("Bộ định tuyến", "Router"),
+        "firewall": ("Tường lửa", "Firewall"),
+        "access_point": ("Điểm phát Wi-Fi", "Wi-Fi access point"),
+        "server": ("Máy chủ", "Server"),
+        "storage": ("Thiết bị lưu trữ", "Storage"),
+        "ups": ("Bộ lưu điện (UPS)", "UPS"),
+        "other": ("Khác", "Other"),
+    },
+    "DeviceStatus": {
+        "planned": ("Dự kiến", "Planned"),
+        "active": ("Đang dùng", "In use"),
+        "repair": ("Đang sửa", "In repair"),
+        "retired": ("Thanh lý", "Retired"),
+    },
+    "LinkStatus": {
+        "active": ("Đang dùng", "Active"),
+        "terminated": ("Đã cắt", "Terminated"),
+    },
+    "SoftwareCategory": {
+        "document_management": ("Quản lý văn bản", "Document management"),
+        "statistics_reporting": ("Thống kê, báo cáo", "Statistics and reporting"),
+        "hr_organization": ("Tổ chức cán bộ", "HR and organisation"),
+        "finance_assets": ("Tài chính, tài sản", "Finance and assets"),
+        "eis": ("Hệ thống thông tin điều hành", "Executive information system"),
+        "antivirus": ("Phòng chống mã độc", "Antivirus"),
+        "office": ("Văn phòng", "Office suite"),
+        "os": ("Hệ điều hành", "Operating system"),
+        "other": ("Khác", "Other"),
+    },
+    "SoftwareStatus": {
+        "active": ("Còn hiệu lực", "Active"),
+        "expired": ("Hết hạn", "Expired"),
+    },
+    "SiteKind": {
+        "datacenter": ("Trung tâm dữ liệu", "Data centre"),
+        "office": ("Trụ sở, văn phòng", "Office"),
+    },
+    "CredentialKind": {
+        "snmp_v2c": ("SNMP v2c", "SNMP v2c"),
+        "snmp_v3": ("SNMP v3", "SNMP v3"),
+        "ssh": ("SSH", "SSH"),
+    },
+    "ContactRole": {
+        "leader": ("Lãnh đạo", "Leader"),
+        "it": ("CNTT", "IT"),
+        "meeting": ("Hội nghị", "Meetings"),
+        "training": ("Đào tạo", "Training"),
+    },
+    "ServiceKind": {
+        "http": ("Web (HTTP)", "Web (HTTP)"),
+        "tcp": ("Cổng TCP", "TCP port"),
+        "tls": ("Chứng chỉ TLS", "TLS certificate"),
+        "smtp": ("Thư (SMTP)", "Mail (SMTP)"),
+        "dns": ("Tên miền (DNS)", "DNS"),
+        "icmp": ("Ping (ICMP)", "Ping (ICMP)"),
+    },
+    "Severity": {
+        "info": ("Thông tin", "Info"),
+        "warning": ("Cảnh báo", "Warning"),
+        "critical": ("Nghiêm trọng", "Critical"),
+    },
+    "Role": {
+        "admin": ("Quản trị", "Administrator"),
+        "it_staff": ("Cán bộ CNTT", "IT staff"),
+        "training_coordinator": ("Điều phối đào tạo", "Training coordinator"),
+        "meeting_host": ("Chủ trì hội nghị", "Meeting host"),
+        "viewer": ("Xem", "Viewer"),
+    },
+    "PollStatus": {
+        "up": ("Hoạt động", "Up"),
+        "down": ("Mất kết nối", "Down"),
+        "error": ("Lỗi", "Error"),
+        "skipped": ("Bỏ qua", "Skipped"),
+    },
+    "AlertState": {
+        "pending": ("Chờ xác nhận", "Pending"),
+        "firing": ("Đang cảnh báo", "Firing"),
+        "resolved": ("Đã hết", "Resolved"),
+    },
+    "TransferKind": {
+        "units": ("Đơn vị", "Units"),
+        "officers": ("Cán bộ", "Officers"),
+        "devices": ("Thiết bị", "Devices"),
+        "links": ("Đường truyền Internet", "Internet links"),
+        "software": ("Phần mềm", "Software"),
+        "contacts": ("Đầu mối liên hệ", "Unit contacts"),
+        "services": ("Dịch vụ giám sát", "Monitored services"),
+        "sites": ("Địa điểm", "Sites"),
+    },
+}
+
+
+def enum_label(value: object, lang: str = "vi", enum: str | None = None) -> str:
+    """The display name of an enum value: ``enum_label(DeviceKind.access_point)`` →
+    ``'Điểm phát Wi-Fi'``; a plain string needs the vocabulary, ``enum_label("active", "en",
+    "DeviceStatus")`` → ``'In use'``. An unknown value shows as itself; ``None`` as ``''``."""
+    if value is None:
+        return ""
+    table = ENUM_LABELS.get(enum or type(value).__name__, {})
+    raw = getattr(value, "value", value)
+    pair = table.get(str(raw))
+    if pair is None:
+        return str(raw)
+    return pair[1] if lang == "en" else pair[0]
+
+
+def enum_options(enum: str, lang: str = "vi") -> list[tuple[str, str]]:
+    """``(value, label)`` of every value of one vocabulary, for ``<select>`` lists."""
+    idx = 1 if lang == "en" else 0
+    return [(v, pair[idx]) for v, pair in ENUM_LABELS.get(enum, {}).items()]

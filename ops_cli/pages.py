@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import functools
 import json
+import posixpath
 import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -36,8 +37,16 @@ from inventory.models import Custody, Device, Officer, Unit, subtree_filter
 from inventory.security import Principal, Role
 from inventory.service import InventoryService
 from inventory.text import fold, slugify
-from ops_cli.accounts import AccountService
-from ops_cli.i18n import LANGS, fmt_date, fmt_percent, parse_iso, translator
+from ops_cli.accounts import AccountService, client_address
+from ops_cli.i18n import (
+    LANGS,
+    enum_label,
+    enum_options,
+    fmt_date,
+    fmt_percent,
+    parse_iso,
+    translator,
+)
 from ops_cli.models import User
 from ops_cli.web import LANG_COOKIE, SESSION_COOKIE, status_of
 
@@ -46,6 +55,8 @@ LOGIN_CSRF_COOKIE = "tldops_login_csrf"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["d"] = fmt_date
 templates.env.filters["pct"] = fmt_percent
+templates.env.filters["label"] = enum_label
+templates.env.globals["enum_options"] = enum_options
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,6 +105,14 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     resp = templates.TemplateResponse(request, name, base, status_code=status)
     if request.query_params.get("lang") in LANGS:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return resp
+
+
+def no_store(resp: Response) -> Response:
+    """Keep a page out of every cache (browser back button, shared proxies): login, account
+    and token pages carry CSRF tokens, and one shows a new API token."""
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Pragma"] = "no-cache"
     return resp
 
 
@@ -172,11 +191,11 @@ def _set_login_csrf(resp: Response, request: Request, token: str) -> None:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+def login_form(request: Request, next: str | None = None) -> Response:
     token = secrets.token_urlsafe(24)
     resp = render(request, "login.html", login_csrf=token, next=_safe_next(next), failed=None)
     _set_login_csrf(resp, request, token)
-    return resp
+    return no_store(resp)
 
 
 @router.post("/login")
@@ -196,7 +215,7 @@ def login(
             message="Phiên đăng nhập hết hạn / the login form expired",
             hint="reload the login page",
         )
-    ip = request.client.host if request.client else "unknown"
+    ip = client_address(request)
     engine = request.app.state.engine
     try:
         with session_scope(engine) as session:
@@ -219,7 +238,7 @@ def login(
             failed=err.message,
         )
         _set_login_csrf(resp, request, token)
-        return resp
+        return no_store(resp)
     done = RedirectResponse(_safe_next(next), status_code=303)
     done.set_cookie(
         SESSION_COOKIE,
@@ -253,10 +272,10 @@ def logout(request: Request, everywhere: Annotated[bool, Form()] = False) -> Res
 
 
 @router.get("/account/password")
-def password_form(request: Request) -> HTMLResponse:
+def password_form(request: Request) -> Response:
     if getattr(request.state, "identity", None) is None:
         raise LoginRequired()
-    return render(request, "password.html", done=False, failed=None)
+    return no_store(render(request, "password.html", done=False, failed=None))
 
 
 @router.post("/account/password")
@@ -264,7 +283,9 @@ def change_password(
     request: Request,
     old: Annotated[str, Form(max_length=256)],
     new: Annotated[str, Form(max_length=256)],
+    revoke_tokens: Annotated[bool, Form()] = False,
 ) -> Response:
+    """Change one's own password: every other session ends; API tokens only when ticked."""
     identity = getattr(request.state, "identity", None)
     if identity is None:
         raise LoginRequired()
@@ -272,19 +293,33 @@ def change_password(
         with session_scope(request.app.state.engine) as session:
             user = session.get(User, identity.user_id)
             assert user is not None
-            AccountService(session, actor=identity.username).change_password(user, old=old, new=new)
+            AccountService(session, actor=identity.username).change_password(
+                user,
+                old=old,
+                new=new,
+                keep_session=identity.session_hash,
+                revoke_tokens=revoke_tokens,
+            )
     except OpsError as err:
-        return render(request, "password.html", status=422, done=False, failed=err.message)
-    return RedirectResponse("/scorecard", status_code=303)
+        failed = err.message + (f" — {err.hint}" if err.hint else "")
+        return no_store(render(request, "password.html", status=422, done=False, failed=failed))
+    return RedirectResponse("/account?changed=1", status_code=303)
 
 
 @router.get("/account")
-def account(request: Request, principal: PagePrincipal, session: SessionDep) -> HTMLResponse:
+def account(request: Request, principal: PagePrincipal, session: SessionDep) -> Response:
     identity = request.state.identity
     svc = AccountService(session)
     user = svc.user(identity.username)
-    return render(
-        request, "account.html", user=user, tokens=svc.tokens(user.username), new_token=None
+    return no_store(
+        render(
+            request,
+            "account.html",
+            user=user,
+            tokens=svc.tokens(user.username),
+            new_token=None,
+            changed=request.query_params.get("changed") == "1",
+        )
     )
 
 
@@ -294,13 +329,20 @@ def create_token(
     principal: PagePrincipal,
     session: SessionDep,
     name: Annotated[str, Form(min_length=1, max_length=128)],
-) -> HTMLResponse:
+) -> Response:
     identity = request.state.identity
     svc = AccountService(session, actor=identity.username)
     raw, _tok = svc.create_token(username=identity.username, name=name)
     user = svc.user(identity.username)
-    return render(
-        request, "account.html", user=user, tokens=svc.tokens(user.username), new_token=raw
+    return no_store(
+        render(
+            request,
+            "account.html",
+            user=user,
+            tokens=svc.tokens(user.username),
+            new_token=raw,
+            changed=False,
+        )
     )
 
 
@@ -870,6 +912,34 @@ async def _domain_page(request: Request, page: str) -> HTMLResponse:
     )
 
 
+def safe_api_path(path: str) -> str:
+    """``path`` if it names a resource under ``/api/`` and nothing else, else ``NotFound``.
+
+    The prefix check alone is not enough: HTTP clients resolve dot segments, so
+    ``/api/../openapi.json`` would read ``/openapi.json``. Refused: dot segments (also
+    percent-encoded, also double-encoded), empty segments (``//``), backslashes, and ``?``/``#``
+    (a query string would let the caller add parameters the page does not mean to pass).
+    """
+    decoded = path
+    for _ in range(3):  # undo up to triple encoding; more layers are refused below
+        decoded = unquote(decoded)
+    segments = decoded.split("/")[1:]
+    if (
+        not path.startswith("/api/")
+        or "%" in decoded
+        or any(c in decoded for c in "\\?#")
+        or "//" in decoded
+        or any(seg in {".", ".."} for seg in segments)
+        or posixpath.normpath(decoded) != decoded.rstrip("/")
+        or not posixpath.normpath(decoded).startswith("/api/")
+    ):
+        raise NotFound(
+            f"Không có trang {path!r} / no API resource {path!r}",
+            hint="the path must name a resource under /api/",
+        )
+    return path
+
+
 @router.get("/view")
 async def view_api(
     request: Request,
@@ -877,6 +947,10 @@ async def view_api(
     path: Annotated[str, Query(max_length=300, pattern=r"^/api/[A-Za-z0-9_./{}%-]*$")],
 ) -> HTMLResponse:
     """Any API resource the user may read, shown as a table (attendance, one class ...)."""
+    return await _view(request, safe_api_path(path))
+
+
+async def _view(request: Request, path: str) -> HTMLResponse:
     transport = httpx.ASGITransport(app=request.app)
     headers = _forwarded_auth(request)
     async with httpx.AsyncClient(
@@ -900,7 +974,7 @@ async def audit_page(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     """The audit log the user may read (IT staff and admins of their subtrees)."""
-    return await view_api(request, principal, path=f"/api/audit?limit=100&offset={offset}")
+    return await _view(request, f"/api/audit?limit=100&offset={offset}")
 
 
 @router.get("/monitoring")

@@ -7,6 +7,7 @@ import importlib.util
 import re
 import time
 from datetime import date
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -181,18 +182,135 @@ def test_lockout_over_http(world: World) -> None:
                     },
                 ).status_code
             )
-        assert statuses[:5] == [401] * 5 and statuses[5] == 423
-        token = CSRF_FIELD.search(c.get("/login").text)
-        assert token is not None
-        right = c.post(
-            "/login",
+        # Locked or not, the answer is the same as for a wrong password or an unknown user.
+        assert statuses == [401] * 6
+        right = _post_login(c, "lockme", "lockme-password")
+        assert right.status_code == 401
+        ghost = _post_login(c, "no-such-user", "lockme-password")
+        assert _login_error(right) == _login_error(ghost)
+        assert ghost.status_code == 401
+    # The lock holds for that address only: the user still logs in from another one.
+    with TestClient(world.app, client=("127.0.0.77", 5000)) as other:
+        assert _post_login(other, "lockme", "lockme-password").status_code == 303
+
+
+def _post_login(c: TestClient, username: str, password: str, **headers: str) -> Any:
+    token = CSRF_FIELD.search(c.get("/login").text)
+    assert token is not None
+    return c.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def _login_error(resp: Any) -> str:
+    found = re.search(r'id="login-error">([^<]*)<', resp.text)
+    assert found is not None, resp.text
+    return found.group(1)
+
+
+def test_forwarded_for_is_not_trusted_by_default(world: World) -> None:
+    """A client writing X-Forwarded-For cannot dodge the per-address limit."""
+    with session_scope(world.engine) as s:
+        AccountService(s).create_user(username="spoofme", password="mùa thu Hà Nội")
+    with TestClient(world.app, client=("127.0.0.91", 5000)) as c:
+        for i in range(5):
+            bad = _post_login(c, "spoofme", "guess", **{"X-Forwarded-For": f"198.18.7.{i}"})
+            assert bad.status_code == 401
+        assert _post_login(c, "spoofme", "mùa thu Hà Nội").status_code == 401
+
+
+def test_password_change_in_the_browser_ends_other_sessions(world: World) -> None:
+    with session_scope(world.engine) as s:
+        svc = AccountService(s)
+        svc.create_user(username="pwchanger", password="first passphrase here")
+        svc.grant(username="pwchanger", role=Role.viewer, unit_code="HNI")
+        raw = svc.create_token(username="pwchanger", name="script")[0]
+    bearer = {"Authorization": f"Bearer {raw}"}
+    with TestClient(world.app) as a, TestClient(world.app) as b:
+        login(a, "pwchanger", "first passphrase here")
+        login(b, "pwchanger", "first passphrase here")
+        assert a.get("/api/units", headers=bearer).status_code == 200  # token cached now
+        form = a.get("/account/password")
+        assert "no-store" in form.headers["cache-control"]
+        assert 'name="revoke_tokens"' in form.text and "Mã truy cập API vẫn hoạt" in form.text
+        csrf = CSRF_FIELD.search(form.text)
+        assert csrf is not None
+        done = a.post(
+            "/account/password",
             data={
-                "username": "lockme",
-                "password": "lockme-password",
-                "csrf_token": token.group(1),
+                "old": "first passphrase here",
+                "new": "second passphrase here",
+                "csrf_token": csrf.group(1),
+            },
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        assert a.get("/api/units").status_code == 200  # this browser stays logged in
+        assert b.get("/api/units").status_code == 401  # the other one is out
+        assert a.get("/api/units", headers=bearer).status_code == 200  # box not ticked
+        form = a.get("/account/password")
+        csrf = CSRF_FIELD.search(form.text)
+        assert csrf is not None
+        a.post(
+            "/account/password",
+            data={
+                "old": "second passphrase here",
+                "new": "third passphrase here",
+                "csrf_token": csrf.group(1),
+                "revoke_tokens": "true",
+            },
+            follow_redirects=False,
+        )
+        assert a.get("/api/units", headers=bearer).status_code == 401  # at once, despite cache
+        weak = a.get("/account/password")
+        csrf = CSRF_FIELD.search(weak.text)
+        assert csrf is not None
+        refused = a.post(
+            "/account/password",
+            data={
+                "old": "third passphrase here",
+                "new": "Matkhau@2026",
+                "csrf_token": csrf.group(1),
             },
         )
-        assert right.status_code == 423
+        assert refused.status_code == 422 and "too common" in refused.text
+
+
+def test_account_and_login_pages_are_not_cached(client: TestClient) -> None:
+    assert "no-store" in client.get("/login").headers["cache-control"]
+    csrf = login(client, "viewer_hni")
+    assert "no-store" in client.get("/account").headers["cache-control"]
+    made = client.post("/account/tokens", data={"name": "nocache", "csrf_token": csrf})
+    assert made.status_code == 200 and "no-store" in made.headers["cache-control"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/../openapi.json",
+        "/api/units/../../openapi.json",
+        "/api/%2e%2e/openapi.json",
+        "/api/%252e%252e/openapi.json",
+        "/api//units",
+        "/api/units/./x",
+    ],
+)
+def test_view_page_stays_under_the_api(client: TestClient, path: str) -> None:
+    login(client, "admin")
+    resp = client.get("/view", params={"path": path})
+    assert resp.status_code in (404, 422), resp.status_code
+    assert "openapi" not in resp.text.lower() or "không có" in resp.text.lower()
+    assert '"paths"' not in resp.text and "components" not in resp.text
+
+
+def test_view_page_refuses_backslashes_and_query_strings(client: TestClient) -> None:
+    login(client, "admin")
+    for path in ("/api/units\\..\\..\\openapi.json", "/api/units?limit=1", "/api/units#x"):
+        assert client.get("/view", params={"path": path}).status_code in (404, 422), path
+    assert client.get("/view", params={"path": "/api/units"}).status_code == 200
 
 
 def test_one_time_password_must_be_changed_first(world: World) -> None:
@@ -216,7 +334,7 @@ def test_one_time_password_must_be_changed_first(world: World) -> None:
         assert csrf is not None
         done = c.post(
             "/account/password",
-            data={"old": otp, "new": "newbie new password", "csrf_token": csrf.group(1)},
+            data={"old": otp, "new": "mùa thu Hà Nội có mưa", "csrf_token": csrf.group(1)},
             follow_redirects=False,
         )
         assert done.status_code == 303
