@@ -15,6 +15,7 @@ Vietnamese; the PDF base fonts do not.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -127,6 +128,18 @@ EXPIRING_HEADER = [
 ]
 
 
+def _neutral(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula (= + - @) gets a ``'`` prefix:
+    names and titles come from imports and users, and must stay text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def _row(values: Sequence[object]) -> list[object]:
+    return [_neutral(v) for v in values]
+
+
 def write_xlsx(report: TrainingReport, path: Path) -> Path:
     """Write the report as an XLSX workbook with three sheets (Vietnamese headers)."""
     from openpyxl import Workbook
@@ -142,36 +155,40 @@ def write_xlsx(report: TrainingReport, path: Path) -> Path:
     ws.append([])
     ws.append(SUMMARY_HEADER)
     for row in _summary_rows(report):
-        ws.append(row)
+        ws.append(_row(row))
     ws["A1"].font = Font(bold=True)
     gaps = wb.create_sheet("Cán bộ chưa đạt")
     gaps.append(GAP_HEADER)
     for i, g in enumerate(report.gaps, start=1):
         gaps.append(
-            [
-                i,
-                g.officer_code,
-                g.full_name,
-                g.unit_name,
-                g.course_code,
-                g.course_title,
-                KIND_VI[g.kind],
-            ]
+            _row(
+                [
+                    i,
+                    g.officer_code,
+                    g.full_name,
+                    g.unit_name,
+                    g.course_code,
+                    g.course_title,
+                    KIND_VI[g.kind],
+                ]
+            )
         )
     exp = wb.create_sheet("Chứng chỉ sắp hết hạn")
     exp.append(EXPIRING_HEADER)
     for i, e in enumerate(report.expiring, start=1):
         exp.append(
-            [
-                i,
-                e.number,
-                e.officer_code,
-                e.full_name,
-                e.unit_code,
-                e.course_code,
-                e.expires_on.strftime("%d/%m/%Y"),
-                e.days_left,
-            ]
+            _row(
+                [
+                    i,
+                    e.number,
+                    e.officer_code,
+                    e.full_name,
+                    e.unit_code,
+                    e.course_code,
+                    e.expires_on.strftime("%d/%m/%Y"),
+                    e.days_left,
+                ]
+            )
         )
     for sheet in (ws, gaps, exp):
         for cell in sheet[5 if sheet is ws else 1]:

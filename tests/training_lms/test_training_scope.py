@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request, Response
@@ -30,6 +31,7 @@ from training_lms.api import router
 from training_lms.enums import EnrolmentStatus
 from training_lms.errors import TrainingError
 from training_lms.models import Certificate, ClassSession, Enrolment, Result
+from training_lms.reports import build_report, write_xlsx
 from training_lms.service import TrainingService
 
 
@@ -303,3 +305,18 @@ def test_class_bounds_service(session: Session, world: TrainingService) -> None:
         )
     with pytest.raises(TrainingError, match="10000"):
         world.set_capacity(class_code="B", capacity=10_001)
+
+
+def test_report_cells_that_look_like_formulas_stay_text(
+    session: Session, world: TrainingService, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    inv = InventoryService(session, actor="tester")
+    inv.create_officer(code="HN-F", full_name='=HYPERLINK("http://198.18.0.1","x")', unit_code="HN")
+    report = build_report(session, unit=inv.unit("TLD"), on=date(2026, 3, 1))
+    wb = load_workbook(write_xlsx(report, tmp_path / "r.xlsx"))
+    cells = [c for row in wb["Cán bộ chưa đạt"].iter_rows(min_row=2) for c in row]
+    names = {c.value for c in cells if isinstance(c.value, str) and "HYPERLINK" in c.value}
+    assert names == {'\'=HYPERLINK("http://198.18.0.1","x")'}
+    assert all(c.data_type != "f" for c in cells)
