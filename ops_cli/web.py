@@ -689,6 +689,44 @@ def _metrics_registry(engine: Engine) -> Any:
     return registry
 
 
+SWAGGER_FILES = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "application/javascript",
+}
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tldops API</title>
+<link rel="stylesheet" href="/static/swagger/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/swagger/swagger-ui-bundle.js"></script>
+<script src="/static/swagger/init.js"></script></body></html>
+"""
+DOCS_INIT = 'window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});\n'
+
+
+def _install_api_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the ``swagger-ui-bundle`` package, no CDN, no inline script
+    (so the Content-Security-Policy stays strict)."""
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return Response(DOCS_HTML, media_type="text/html")
+
+    @app.get("/static/swagger/{name}", include_in_schema=False)
+    def swagger_asset(name: str) -> Response:
+        if name == "init.js":
+            return Response(DOCS_INIT, media_type="application/javascript")
+        media = SWAGGER_FILES.get(name)
+        if media is None:
+            return _error(404, "NotFound", "Không có tệp này / no such file")
+        from swagger_ui_bundle import swagger_ui_path
+
+        return Response(
+            (Path(swagger_ui_path) / name).read_bytes(),
+            media_type=media,
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+
 def _may_scrape(request: Request) -> bool:
     client = request.client.host if request.client else None
     if _is_loopback(client) and "x-forwarded-for" not in request.headers:
@@ -700,8 +738,8 @@ def _may_scrape(request: Request) -> bool:
     principal = request.state.principal
     if not isinstance(principal, Principal):
         return False
-    # A grant on a depth-one path ("/1/") covers the whole tree.
-    return any(g.unit_path.count("/") == 2 for g in principal.grants)
+    # A grant on the root unit is a grant on "/" (AccountService.principal_for).
+    return any(g.unit_path == "/" for g in principal.grants)
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -737,6 +775,9 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        # FastAPI's own /docs loads Swagger UI from a CDN; ours serves the installed package.
+        docs_url=None,
+        redoc_url=None,
         title="tldops",
         version="0.1.0",
         summary="IT operations of the Vietnam General Confederation of Labour",
@@ -776,6 +817,8 @@ def create_app(
                 hint="give Prometheus `authorization: {credentials: <TLDOPS_METRICS_TOKEN>}`",
             )
         return Response(generate_latest(app.state.metrics), media_type=CONTENT_TYPE_LATEST)
+
+    _install_api_docs(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> PlainTextResponse:
