@@ -237,3 +237,32 @@ def test_disk_full_at_commit_never_answers_success(tmp_path: Path) -> None:
             assert lost == [] and phantom == []
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_web_form_under_a_held_lock_answers_a_page_not_a_plain_500(server: Server) -> None:
+    with httpx.Client(base_url=server.base, timeout=40) as c:
+        form = c.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(server.db_path), "25"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            resp = c.post(
+                "/login",
+                data={
+                    "username": "it_hni",
+                    "password": "it-hni-Strong-pass-2026",
+                    "csrf_token": token.group(1),
+                },
+                headers={"Accept": "text/html"},
+            )
+        finally:
+            holder.kill()
+            holder.wait(timeout=10)
+    assert resp.status_code == 503
+    assert resp.headers["content-type"].startswith("text/html")
+    assert "chưa ghi gì" in resp.text and resp.headers["retry-after"].isdigit()
