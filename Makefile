@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 APT_PACKAGES := postgresql snmpd snmp openssh-server sshpass prometheus prometheus-snmp-exporter \
 	prometheus-alertmanager chromium restic keepalived wrk sqlite3 iproute2 git sudo fonts-dejavu-core
 
-.PHONY: venv demo test check lint types system-deps services bench clean
+.PHONY: venv demo test test-fast check lint types system-deps services bench clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ demo: venv
 test: venv system-deps
 	export TLDOPS_TEST_PG_URL="$$(tests/services/postgres.sh start)" && \
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Inner loop: SQLite only, no browser, no live-server fault suite, nothing marked slow.
+test-fast: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider -k "not postgresql" -m "not slow" \
+		--ignore=tests/e2e --ignore=tests/faults $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
