@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from inventory.errors import ConfigError
 from inventory.models import Unit
 from inventory.targets import IndicatorResult
+from inventory.text import csv_cell
 from training_lms.indicators import OfficersTrained
 from training_lms.planning import (
     ExpiringCertificate,
@@ -129,11 +130,9 @@ EXPIRING_HEADER = [
 
 
 def _neutral(value: object) -> object:
-    """A text cell that a spreadsheet would run as a formula (= + - @) gets a ``'`` prefix:
-    names and titles come from imports and users, and must stay text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+    """Names and titles come from imports and users: text a spreadsheet would run as a formula
+    stays text (:func:`inventory.text.csv_cell`)."""
+    return csv_cell(value) if isinstance(value, str) else value
 
 
 def _row(values: Sequence[object]) -> list[object]:
