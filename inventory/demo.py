@@ -1195,29 +1195,29 @@ class _Generator:
                 "cong-thong-tin",
                 ServiceKind.http,
                 f"http://{web}/",
-                {"expected_status": 200, "timeout_s": 5},
+                {"expect_status": 200, "timeout": 5},
             ),
-            ("thu-dien-tu-smtp", ServiceKind.smtp, f"{mail}:25", {"timeout_s": 5}),
+            ("thu-dien-tu-smtp", ServiceKind.smtp, f"{mail}:25", {"timeout": 5}),
             (
                 "htttdh-eis",
                 ServiceKind.http,
                 f"http://{eis}/eis/",
-                {"expected_status": 200, "timeout_s": 5},
+                {"expect_status": 200, "timeout": 5},
             ),
-            ("jitsi-hoi-nghi", ServiceKind.tls, f"{jitsi}:443", {"timeout_s": 5}),
+            ("jitsi-hoi-nghi", ServiceKind.tls, f"{jitsi}:443", {"timeout": 5}),
             (
                 "jitsi-web",
                 ServiceKind.http,
                 f"https://{jitsi}/",
-                {"expected_status": 200, "timeout_s": 5, "verify_tls": False},
+                {"expect_status": 200, "timeout": 5, "verify": False},
             ),
             (
                 "tldops-web",
                 ServiceKind.http,
                 "http://127.0.0.1:8080/healthz",
-                {"expected_status": 200, "timeout_s": 3, "self": True},
+                {"expect_status": 200, "timeout": 3, "self": True},
             ),
-            ("cong-ket-noi", ServiceKind.icmp, "198.18.0.1", {"timeout_s": 2}),
+            ("cong-ket-noi", ServiceKind.icmp, "198.18.0.1", {"timeout": 2}),
         ]
         for name, service_kind, target, params in services:
             self._service(root, name, service_kind, target, params, dc)
@@ -1268,7 +1268,7 @@ class _Generator:
                     f"web-{unit.code.lower()}",
                     ServiceKind.http,
                     f"http://{host}/",
-                    {"expected_status": 200, "timeout_s": 5},
+                    {"expect_status": 200, "timeout": 5},
                     None,
                 )
             self.out.maybe_flush()
