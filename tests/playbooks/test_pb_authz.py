@@ -81,8 +81,8 @@ def world(sqlite_url: str) -> Any:
                 mgmt_ip="127.0.0.1",
                 platform="linux",
             )
-        paths = dict(s.execute(select(Unit.code, Unit.path)).tuples().all())
-        ids = dict(s.execute(select(Unit.code, Unit.id)).tuples().all())
+        paths = dict(s.execute(select(Unit.code, Unit.path)).all())
+        ids = dict(s.execute(select(Unit.code, Unit.id)).all())
         runs = {}
         for key, unit_id in (("hni", ids["HNI"]), ("hcm", ids["HCM"]), ("fed", None)):
             run = PlaybookRun(
