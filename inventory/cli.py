@@ -31,10 +31,13 @@ db_app = typer.Typer(help="Cơ sở dữ liệu / database schema.", no_args_is_
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Migrate the database to the newest schema (idempotent)."""
-    from inventory.db import current_heads
+    """Migrate the database to the newest schema and repair lost indexes (idempotent)."""
+    from inventory.db import current_heads, upgrade
 
     engine = get_engine()
+    # get_engine migrates only a database that is behind; this also checks a current one.
+    for line in upgrade(engine):
+        console.print(f"[yellow]{line}[/]", highlight=False)
     console.print(f"schema: {', '.join(sorted(current_heads(engine)))}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import inspect, text
 
 from inventory.db import make_engine, upgrade
@@ -33,3 +35,25 @@ def test_every_listed_job_resolves_and_a_missing_one_stops_start_up() -> None:
     assert found == {f"{m}.{f}" for m, f, _e, _a in KNOWN_JOBS}
     with pytest.raises(ConfigError, match=r"monitoring\.jobs\.no_such_job"):
         discover_jobs((("monitoring.jobs", "no_such_job", 60.0, 0.0),))
+
+
+def test_db_upgrade_command_repairs_a_current_database(tmp_path: Path) -> None:
+
+    from typer.testing import CliRunner
+
+    from ops_cli.cli import app
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_devices_unit_kind_status"))
+    engine.dispose()
+    result = CliRunner().invoke(app, ["db", "upgrade"], env={"TLDOPS_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    assert "ix_devices_unit_kind_status" in result.output
+    engine = make_engine(url)
+    assert "ix_devices_unit_kind_status" in {
+        ix["name"] for ix in inspect(engine).get_indexes("devices")
+    }
+    engine.dispose()
