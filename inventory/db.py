@@ -117,7 +117,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     db_file: Path | None = None
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////:memory:"):
         db_path = url.removeprefix("sqlite:///").split("?", 1)[0]
-        if db_path and db_path != ":memory:":
+        if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
             db_file = Path(db_path)
             if not db_file.parent.exists():
                 # The folder of the database holds nothing anyone else should read.

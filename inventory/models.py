@@ -339,3 +339,19 @@ class OpsEvent(Base):
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SchedulerLease(Base):
+    """Which process runs the periodic jobs: one row per lease, held until ``expires_at``.
+
+    Two ``tldops up`` processes on one database (a second node, or the factory path beside the
+    CLI) would otherwise both send every reminder and take every backup. The holder renews the
+    lease while it runs; a process that dies loses it when it expires. A read-only standby
+    cannot write the row, so it never runs jobs.
+    """
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

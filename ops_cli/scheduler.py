@@ -19,17 +19,22 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
 
 from inventory.db import session_scope, utcnow
 from inventory.errors import ConfigError
+from inventory.models import SchedulerLease
 
 log = logging.getLogger("tldops.scheduler")
 
@@ -152,8 +157,97 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
+LEASE_NAME = "scheduler"
+_LEASES = cast(Table, SchedulerLease.__table__)
+LEASE_SECONDS = 60.0
+
+
+def _holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Lease:
+    """The database lease that lets one process of many run the jobs.
+
+    Taken or renewed by one conditional ``UPDATE`` (free, expired, or already ours), so two
+    processes can never both think they hold it, on SQLite or PostgreSQL. A database that
+    cannot be written (a hot standby, a full disk) simply means "not ours".
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        name: str = LEASE_NAME,
+        holder: str | None = None,
+        seconds: float = LEASE_SECONDS,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.holder = holder or _holder_id()
+        self.seconds = seconds
+        self.clock = clock
+
+    def acquire(self) -> bool:
+        """Take or renew the lease; True when this process holds it now."""
+        now = self.clock()
+        until = now + timedelta(seconds=self.seconds)
+        table = _LEASES
+        try:
+            with self.engine.begin() as conn:
+                taken = conn.execute(
+                    update(table)
+                    .where(
+                        table.c.name == self.name,
+                        or_(table.c.holder == self.holder, table.c.expires_at <= now),
+                    )
+                    .values(holder=self.holder, expires_at=until)
+                ).rowcount
+                if taken:
+                    return True
+                exists = conn.execute(select(table.c.name).where(table.c.name == self.name)).first()
+                if exists is not None:
+                    return False
+                conn.execute(
+                    insert(table).values(name=self.name, holder=self.holder, expires_at=until)
+                )
+                return True
+        except (IntegrityError, OperationalError, InternalError):
+            return False  # another process inserted first, or the database is read-only/busy
+
+    def release(self) -> None:
+        """Give the lease up at once (a clean stop), so another process can take over."""
+        table = _LEASES
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(table)
+                    .where(table.c.name == self.name, table.c.holder == self.holder)
+                    .values(expires_at=self.clock())
+                )
+        except (OperationalError, InternalError):
+            log.warning("could not release the scheduler lease; it expires by itself")
+
+    def holder_now(self) -> str | None:
+        """Who holds the lease now (None when free or expired), for status displays."""
+        table = _LEASES
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(table.c.holder, table.c.expires_at).where(table.c.name == self.name)
+            ).first()
+        if row is None:
+            return None
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+        return str(row.holder) if expires > self.clock() else None
+
+
 class Scheduler:
-    """Runs jobs at fixed intervals in one daemon thread; ``stop()`` ends it within a second."""
+    """Runs jobs at fixed intervals in one daemon thread; ``stop()`` ends it within a second.
+
+    Jobs run only while this process holds the database :class:`Lease` (renewed every third of
+    its length), so several processes on one database run each job once.
+    """
 
     def __init__(
         self,
@@ -162,17 +256,35 @@ class Scheduler:
         jobs: list[Job],
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], datetime] = utcnow,
+        lease: Lease | None = None,
     ) -> None:
         self.engine = engine
         self.jobs = jobs
         self.monotonic = monotonic
         self.clock = clock
+        self.lease = lease or Lease(engine, clock=clock)
+        self.holds_lease = False
+        self._lease_checked_at: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _has_lease(self, now: float) -> bool:
+        stale = self._lease_checked_at is None or now - self._lease_checked_at >= (
+            self.lease.seconds / 3 if self.holds_lease else min(5.0, self.lease.seconds / 3)
+        )
+        if stale:
+            held = self.lease.acquire()
+            if held != self.holds_lease:
+                log.info("scheduler lease %s by %s", "taken" if held else "lost", self.lease.holder)
+            self.holds_lease = held
+            self._lease_checked_at = now
+        return self.holds_lease
+
     def run_due(self) -> int:
-        """Run every job whose time has come; returns how many ran."""
+        """Run every job whose time has come (if this process holds the lease); how many ran."""
         now = self.monotonic()
+        if not self._has_lease(now):
+            return 0
         ran = 0
         for job in self.jobs:
             if now < job.next_at:
@@ -207,3 +319,6 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.holds_lease:
+            self.lease.release()
+            self.holds_lease = False
