@@ -303,7 +303,10 @@ def change_password(
     except OpsError as err:
         failed = err.message + (f" — {err.hint}" if err.hint else "")
         return no_store(render(request, "password.html", status=422, done=False, failed=failed))
-    return RedirectResponse("/account?changed=1", status_code=303)
+    # After the forced first change the user goes where they were heading (the dashboard);
+    # a change they chose themselves is confirmed on their account page.
+    target = "/scorecard" if identity.must_change_password else "/account?changed=1"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/account")

@@ -137,6 +137,11 @@ def admin_password(site: Site, browser: Browser) -> str:
 
 
 def test_scorecard_charts_and_drilldown(site: Site, page: Page, admin_password: str) -> None:
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     _login(page, site.base, "admin", admin_password)
     page.wait_for_url("**/scorecard")
     expect(page.locator("#scorecard-title")).to_contain_text("Tổng Liên đoàn Lao động Việt Nam")
@@ -155,6 +160,8 @@ def test_scorecard_charts_and_drilldown(site: Site, page: Page, admin_password: 
         f"({eq['numerator']}/{eq['denominator']})"
     )
     page.screenshot(path=str(ARTIFACTS / "02-scorecard-root.png"), full_page=True)
+    # The page runs under a strict Content-Security-Policy: its own scripts carry the nonce.
+    assert refused == [], refused
 
     # Clicking a bar of a chart drills into that child unit.
     bar = page.locator("#chart-equipped_offices .bars .point path").first
