@@ -62,8 +62,8 @@ from inventory.models import (
     subtree_filter,
 )
 from inventory.security import Principal, Role
-from inventory.service import UNSET, InventoryService, bad_char
-from inventory.text import fold, slugify
+from inventory.service import UNSET, InventoryService
+from inventory.text import bad_char, fold, slugify
 
 
 def _no_invisible(value: str) -> str:

@@ -73,7 +73,7 @@ from inventory.models import (
 )
 from inventory.secrets import SecretBox
 from inventory.security import Principal, Role
-from inventory.text import fold, nfc, slugify
+from inventory.text import bad_char, fold, nfc, slugify
 
 # Columns never copied into audit records or exports.
 SECRET_COLUMNS = frozenset({"secret_blob"})
@@ -206,21 +206,6 @@ def _problem(entity: str, field: str, value: str, why_vi: str, why_en: str) -> V
         message=f"Giá trị không hợp lệ ở {field}, không có gì được ghi / "
         f"invalid {field}, nothing was written",
     )
-
-
-def bad_char(value: str) -> str | None:
-    """The first character of ``value`` that user text may not hold, or None.
-
-    Control characters (NUL, C0, C1) break PostgreSQL and XLSX exports; format characters
-    (zero-width, bidi overrides) make two different values look the same.
-
-    >>> bad_char("Hà Nội"), bad_char("a\\x00b"), bad_char("HN\\u200b")
-    (None, '\\x00', '\\u200b')
-    """
-    for c in value:
-        if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-            return c
-    return None
 
 
 def clean_text(

@@ -37,10 +37,28 @@ def slugify(value: str, sep: str = "_") -> str:
 # C0/C1 control characters (NUL, tab, line breaks included: every field of the contract is one
 # line of text) and the invisible characters that make two codes look equal but differ:
 # zero-width space/joiners, word joiner, BOM inside a value, bidi embeddings/overrides/isolates
-# and the Unicode line/paragraph separators.
+# and the Unicode line/paragraph separators, soft hyphen, left/right and Arabic letter marks,
+# lone surrogates. One rule for imports, the API and the services (``bad_char``); the web's
+# body check (``TEXT_BAD_CHARS``) lets tab and line breaks through to the field's own rule.
 _CONTROL = "\x00-\x1f\x7f-\x9f"
-_INVISIBLE = "\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069\u2028\u2029"
+_INVISIBLE = (
+    "\u00ad\u061c\u180e\u200b-\u200f\u2060-\u2064\ufeff\u202a-\u202e\u2066-\u2069"
+    "\u2028\u2029\ud800-\udfff"
+)
 BAD_CHARS = re.compile(f"[{_CONTROL}{_INVISIBLE}]")
+TEXT_BAD_CHARS = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_INVISIBLE}]")
+
+
+def bad_char(value: str) -> str | None:
+    """The first character of ``value`` that user text may not hold, or None.
+
+    >>> bad_char("Hà Nội"), bad_char("a\\x00b"), bad_char("HN\\u200b"), bad_char("a\\u200eb")
+    (None, '\\x00', '\\u200b', '\\u200e')
+    """
+    m = BAD_CHARS.search(value)
+    return m[0] if m else None
+
+
 _CODE = re.compile(r"[A-Z0-9-]+")
 
 

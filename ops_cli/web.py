@@ -21,7 +21,6 @@ import ipaddress
 import json
 import logging
 import os
-import re
 import secrets
 import time
 import weakref
@@ -53,6 +52,7 @@ from inventory.api_deps import get_principal
 from inventory.db import make_sessionmaker, upgrade
 from inventory.errors import OpsError, PermissionDenied, ValidationFailed
 from inventory.security import Principal
+from inventory.text import TEXT_BAD_CHARS
 from ops_cli.accounts import AccountService, credentials_generation, digest
 from ops_cli.errors import CsrfFailed
 
@@ -436,7 +436,6 @@ MAX_BODY_BYTES = 1 << 20  # JSON and form bodies: far above any real record
 MAX_UPLOAD_BYTES = 20 << 20  # multipart uploads (an office's import workbook)
 WRITE_WAIT_SECONDS = 10.0
 RETRY_AFTER_SECONDS = 5
-_FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _env_number(name: str, default: float) -> float:
@@ -458,7 +457,7 @@ def forbidden_characters(value: Any, where: str = "body") -> list[str]:
     """
     found: list[str] = []
     if isinstance(value, str):
-        bad = _FORBIDDEN_CHARS.search(value)
+        bad = TEXT_BAD_CHARS.search(value)
         if bad:
             found.append(f"{where}: U+{ord(bad.group()):04X}")
     elif isinstance(value, dict):
