@@ -314,17 +314,19 @@ Target = Annotated[
 ]
 
 
+# What a check expects: an HTTP status (number) or a text such as a DNS answer.
+Expect = (
+    Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_invisible)] | int | None
+)
+
+
 class ServiceIn(BaseModel):
     unit_code: Code
     name: Annotated[Text, StringConstraints(max_length=128)]
     kind: ServiceKind
     target: Target
     port: int | None = Field(default=None, ge=1, le=65535)
-    expect: (
-        Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_invisible)]
-        | int
-        | None
-    ) = None
+    expect: Expect = None
     enabled: bool = True
 
 
@@ -335,11 +337,7 @@ class ServicePatch(BaseModel):
     kind: ServiceKind | None = None
     target: Target | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
-    expect: (
-        Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_invisible)]
-        | int
-        | None
-    ) = None
+    expect: Expect = None
     enabled: bool | None = None
 
 

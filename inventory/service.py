@@ -432,10 +432,17 @@ class InventoryService(AuditedService):
         self.principal.require(Role.it_staff, path)
 
     # -- helpers -----------------------------------------------------------------------------
-    def _update(self, obj: Any, entity: str, key: str, changes: dict[str, Any]) -> None:
-        """Apply non-None ``changes`` to ``obj`` and audit them if anything differs."""
-        changes = {k: v for k, v in changes.items() if v is not None}
-        if all(getattr(obj, k) == v for k, v in changes.items()):
+    def _update(
+        self, obj: Any, entity: str, key: str, changes: dict[str, Any], *, clear: bool = False
+    ) -> None:
+        """Apply ``changes`` to ``obj`` and audit them if anything differs.
+
+        ``None`` means "leave alone", or with ``clear=True`` "empty the column".
+        """
+        changes = {
+            k: v for k, v in changes.items() if (clear or v is not None) and getattr(obj, k) != v
+        }
+        if not changes:
             return
         before = row_snapshot(obj)
         for k, v in changes.items():
@@ -1032,7 +1039,7 @@ class InventoryService(AuditedService):
             field("site_id", lambda: self._site_for(dev, site_code))
         if problems:
             raise ValidationFailed(problems)
-        self._set(dev, "device", dev.asset_tag, changes)
+        self._update(dev, "device", dev.asset_tag, changes, clear=True)
         return dev
 
     def _site_for(self, dev: Device, site_code: str | None) -> int | None:
@@ -1065,24 +1072,6 @@ class InventoryService(AuditedService):
                 f"profile {name!r} is {prof.kind.value}, an {wanted} profile is needed",
             )
         return prof
-
-    def _set(self, obj: Any, entity: str, key: str, changes: dict[str, Any]) -> None:
-        """Like ``_update`` but ``None`` in ``changes`` clears the column."""
-        changes = {k: v for k, v in changes.items() if getattr(obj, k) != v}
-        if not changes:
-            return
-        before = row_snapshot(obj)
-        for k, v in changes.items():
-            setattr(obj, k, v)
-        self.session.flush()
-        self._audit(
-            "update",
-            entity,
-            key,
-            before=before,
-            after=row_snapshot(obj),
-            unit_path=self._path_of(obj),
-        )
 
     def _open_custody(self, device_id: int) -> Custody | None:
         return self.session.scalar(
@@ -1649,7 +1638,7 @@ class InventoryService(AuditedService):
             changes["enabled"] = bool(enabled)
         if unit_code is not None:
             changes["unit_id"] = self._unit_w(unit_code).id
-        self._set(row, "service", row.name, changes)
+        self._update(row, "service", row.name, changes, clear=True)
         return row
 
     def remove_service(self, name: str) -> None:
