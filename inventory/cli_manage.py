@@ -29,11 +29,12 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from inventory.config import Settings
-from inventory.enums import ContactRole, CredentialKind, label_vi, parse_contact_role
+from inventory.enums import ContactRole, CredentialKind
 from inventory.errors import OpsError, Problem, ValidationFailed
 from inventory.runtime import cli_session, console, current_actor
 from inventory.secrets import SecretBox
 from inventory.service import UNSET, InventoryService, read_secret_source
+from inventory.vocabulary import label_vi, parse_contact_role
 
 
 class _DefaultGroup(TyperGroup):

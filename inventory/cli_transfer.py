@@ -4,6 +4,7 @@
 
     tldops inventory import --kind units don_vi.csv --dry-run
     tldops inventory import --kind devices thiet_bi.xlsx
+    tldops inventory import --kind all mau_nhap_lieu.xlsx --dry-run
     tldops inventory export --kind devices --unit HN > hn_devices.csv
     tldops inventory export --kind all --format xlsx --output kho.xlsx
 """
@@ -21,7 +22,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from inventory.runtime import cli_session, console, current_actor
-from inventory.transfer import ImportReport, import_file
+from inventory.transfer import ImportReport, import_file, import_workbook
 from inventory.transfer_export import export_records, write_csv, write_xlsx
 from inventory.transfer_rules import TransferKind
 
@@ -98,7 +99,15 @@ def _print_report(report: ImportReport, *, show: int) -> None:
 
 def import_cmd(
     file: Annotated[Path, typer.Argument(help="tệp .csv hoặc .xlsx / a .csv or .xlsx file")],
-    kind: Annotated[TransferKind, typer.Option("--kind", "-k", help="what the file holds")],
+    kind: Annotated[
+        ExportKind,
+        typer.Option(
+            "--kind",
+            "-k",
+            help="dữ liệu trong tệp; all = mọi trang tính của tệp .xlsx (Đơn vị, Cán bộ, Thiết "
+            "bị, Đường truyền, Phần mềm) / what the file holds; all = every sheet of an .xlsx",
+        ),
+    ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="show what would change, write nothing")
     ] = False,
@@ -106,10 +115,22 @@ def import_cmd(
 ) -> None:
     """Nhập đơn vị/cán bộ/thiết bị/đường truyền/phần mềm / import a CSV or XLSX file.
 
+    Tiêu đề cột tiếng Việt hoặc tiếng Anh ("Mã tài sản" hay asset_tag), bỏ qua cột STT và các
+    dòng tiêu đề phía trên; giá trị danh mục viết tiếng Việt được ("máy in", "đang dùng").
+    Headers in Vietnamese or English; an STT column and title rows above the header are
+    ignored; vocabulary values may be written in Vietnamese.
+
     Every row is checked first; if any is bad, every problem is printed and nothing is written
     (exit code 2). Re-importing the same file changes nothing.
     """
+    if kind is ExportKind.all:
+        with cli_session() as session:
+            reports = import_workbook(session, path=file, actor=current_actor(), dry_run=dry_run)
+        for report in reports:
+            _print_report(report, show=show)
+        return
     with cli_session() as session:
+        kind_ = TransferKind(kind.value)
         if console.is_terminal:
             with RichProgress(
                 TextColumn("{task.description}"),
@@ -121,7 +142,7 @@ def import_cmd(
             ) as bar:
                 report = import_file(
                     session,
-                    kind=kind,
+                    kind=kind_,
                     path=file,
                     actor=current_actor(),
                     dry_run=dry_run,
@@ -129,7 +150,7 @@ def import_cmd(
                 )
         else:
             report = import_file(
-                session, kind=kind, path=file, actor=current_actor(), dry_run=dry_run
+                session, kind=kind_, path=file, actor=current_actor(), dry_run=dry_run
             )
     _print_report(report, show=show)
 

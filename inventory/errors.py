@@ -92,9 +92,11 @@ class Problem:
     value: str | None
     why_vi: str
     why_en: str
+    # The workbook sheet the row is on (None for CSV files and single-sheet imports).
+    sheet: str | None = None
 
     def render(self) -> str:
-        where = [self.file]
+        where = [self.file if self.sheet is None else f"{self.file} [{self.sheet}]"]
         if self.row is not None:
             where.append(f"dòng/row {self.row}")
         if self.column is not None:

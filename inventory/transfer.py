@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session, aliased
 
 from inventory.config import TIMEZONE
 from inventory.db import utcnow
-from inventory.errors import Conflict
+from inventory.errors import Conflict, Problem, ValidationFailed
 from inventory.models import (
     AuditRecord,
     Custody,
@@ -68,10 +68,11 @@ from inventory.models import (
     subtree_filter,
 )
 from inventory.text import fold, slugify
-from inventory.transfer_read import RawTable, read_table
+from inventory.transfer_read import RawTable, heading_sheet, open_workbook, read_table
 from inventory.transfer_rules import (
     COLUMNS,
     KEY_INDEXES,
+    KIND_ORDER,
     ProblemLog,
     Record,
     Refs,
@@ -89,6 +90,7 @@ __all__ = [
     "TransferKind",
     "existing_records",
     "import_file",
+    "import_workbook",
 ]
 
 BATCH = 20_000
@@ -336,6 +338,90 @@ def import_file(
         table.close()
 
 
+def import_workbook(
+    session: Session,
+    *,
+    path: Path,
+    actor: str,
+    dry_run: bool = False,
+    clock: Callable[[], datetime] = utcnow,
+    progress: Progress | None = None,
+) -> list[ImportReport]:
+    """Import every sheet of an XLSX workbook named after a kind (``Đơn vị``, ``Cán bộ``,
+    ``Thiết bị``… or the English kind), in :data:`KIND_ORDER`, in one transaction.
+
+    Later sheets may refer to rows of earlier ones (officers of units created by the same
+    workbook). Every sheet is checked; if any has a problem, all problems of all sheets are
+    raised together and the caller must roll back: nothing is kept. A dry run imports for real
+    and then rolls the session back, so what it reports is exactly what the import would do.
+    Sheets named after no kind (instructions, lists) are skipped.
+    """
+    if path.suffix.lower() != ".xlsx":
+        raise ValidationFailed(
+            [
+                Problem(
+                    file=path.name,
+                    row=None,
+                    column=None,
+                    value=None,
+                    why_vi="nhập cả bảng tính (--kind all) chỉ dùng cho tệp .xlsx",
+                    why_en="a whole workbook (--kind all) must be an .xlsx file",
+                )
+            ]
+        )
+    book = open_workbook(path)
+    try:
+        found = book.kinds()
+        if not found:
+            raise _no_sheets(path.name, book.sheet_names)
+        begin_import(session)
+        reports: list[ImportReport] = []
+        problems: list[Problem] = []
+        for kind in KIND_ORDER:
+            if kind.value not in found:
+                continue
+            table = book.table(book.sheet(found[kind.value]), kind=kind.value)
+            try:
+                report = _import_table(
+                    session,
+                    kind=kind,
+                    table=table,
+                    actor=actor,
+                    dry_run=False,
+                    clock=clock,
+                    progress=progress,
+                )
+            except ValidationFailed as err:
+                problems.extend(err.problems)
+                continue
+            reports.append(replace(report, dry_run=dry_run))
+        if problems:
+            raise ValidationFailed(problems)
+        if dry_run:
+            session.rollback()
+        return reports
+    finally:
+        book.close()
+
+
+def _no_sheets(file: str, names: list[str]) -> ValidationFailed:
+    expected = ", ".join(f"{heading_sheet(k.value)} ({k.value})" for k in KIND_ORDER)
+    return ValidationFailed(
+        [
+            Problem(
+                file=file,
+                row=None,
+                column=None,
+                value=None,
+                why_vi=f"không trang tính nào mang tên loại dữ liệu (có: {', '.join(names)}; "
+                f"cần: {expected})",
+                why_en=f"no sheet is named after a kind (the workbook has: {', '.join(names)}; "
+                f"expected: {expected})",
+            )
+        ]
+    )
+
+
 def _import_wait() -> float:
     try:
         return max(float(os.environ.get("TLDOPS_IMPORT_WAIT", IMPORT_WAIT)), 0.0)
@@ -401,8 +487,8 @@ def _import_table(
     progress: Progress | None,
 ) -> ImportReport:
     conn = session.connection()
-    log = ProblemLog(table.file)
-    order = column_order(kind, table.header, log)
+    log = ProblemLog(table.file, sheet=table.sheet)
+    order = column_order(kind, table.header, log, line=table.header_line)
     log.raise_if_any()
     assert order is not None
     # The whole tree only for a units import; other kinds need just code → id.
@@ -428,6 +514,7 @@ def _import_table(
             log=log,
             refs=refs,
             on_row=progress.advance if progress is not None else None,
+            width=len(table.header),
         )
         if kind is TransferKind.units:
             _check_tree(parsed, units, log)

@@ -19,6 +19,7 @@ import codecs
 import csv
 import hashlib
 import io
+import itertools
 import re
 import unicodedata
 import zipfile
@@ -30,6 +31,10 @@ from typing import IO, Any
 
 from inventory.errors import Problem, ValidationFailed
 from inventory.text import csv_uncell
+from inventory.transfer_names import SHEETS, canonical_column, kind_of_sheet, known_columns
+from inventory.transfer_rules import COLUMNS, TransferKind
+
+_KINDS = frozenset(k.value for k in TransferKind)
 
 SUFFIXES = (".csv", ".xlsx")
 
@@ -52,12 +57,18 @@ class RawTable:
 
     file: str
     sha256: str
+    # Contract column names (Vietnamese headings already mapped, see transfer_names); a cell
+    # that names no column is kept lower-cased so the problem can quote it.
     header: list[str]
     rows: Iterator[tuple[int, list[str]]]
     # Rough number of data rows, for a progress bar (CSV: line breaks; XLSX: sheet dimension).
     estimated_rows: int
     # Releases the open file; call it when done, even if the rows were not all read.
     close: Callable[[], None] = lambda: None
+    # The line the header was found on (title rows above it are skipped).
+    header_line: int = 1
+    # The XLSX sheet read (None for CSV).
+    sheet: str | None = None
 
 
 def _unreadable(file: str, why_vi: str, why_en: str) -> ValidationFailed:
@@ -69,7 +80,10 @@ def _unreadable(file: str, why_vi: str, why_en: str) -> ValidationFailed:
 def read_table(path: Path, *, kind: str) -> RawTable:
     """Open ``path`` (``.csv`` or ``.xlsx``) and return its header and rows.
 
-    ``kind`` picks the XLSX sheet (a workbook with one sheet is read whatever its name).
+    ``kind`` picks the XLSX sheet (named after the kind in English or Vietnamese, see
+    :mod:`inventory.transfer_names`; a workbook with one sheet is read whatever its name) and
+    the column names the header may use. The header is the first of the first
+    :data:`HEADER_SCAN` rows that names columns of ``kind``; rows above it (titles) are skipped.
     Raises :class:`ValidationFailed` with one problem when the file cannot be read at all.
 
     >>> table = read_table(Path("units.csv"), kind="units")  # doctest: +SKIP
@@ -85,12 +99,42 @@ def read_table(path: Path, *, kind: str) -> RawTable:
             f"only .csv and .xlsx files can be imported, not {suffix or '(no extension)'}",
         )
     if suffix == ".csv":
-        return _read_csv(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _cannot_read(name, exc) from exc
-    return _read_xlsx(name, hashlib.sha256(data).hexdigest(), data, kind=kind)
+        return _read_csv(path, kind=kind)
+    book = open_workbook(path)
+    ws = book.sheet_for(kind)
+    if ws is None:
+        book.close()
+        names = ", ".join(book.sheet_names)
+        raise _unreadable(
+            name,
+            f"không có trang tính '{kind}' hoặc '{heading_sheet(kind)}' (có: {names})",
+            f"no sheet named '{kind}' or '{heading_sheet(kind)}' (the workbook has: {names})",
+        )
+    return book.table(ws, kind=kind, close=book.close)
+
+
+def heading_sheet(kind: str) -> str:
+    names = SHEETS.get(kind)
+    return names[0] if names else kind
+
+
+# How many rows from the top are searched for the header (offices put a title, the unit's
+# name, a date and blank lines above it).
+HEADER_SCAN = 20
+
+
+def _take_header(
+    name: str, kind: str, rows: Iterator[tuple[int, list[str]]], empty_why: tuple[str, str]
+) -> tuple[int, list[str], Iterator[tuple[int, list[str]]]]:
+    """Find the header among the first rows: ``(its line, canonical names, the data rows)``."""
+    scan = list(itertools.islice(rows, HEADER_SCAN))
+    if not scan:
+        raise _unreadable(name, *empty_why)
+    need = min(2, len(COLUMNS.get(TransferKind(kind), ()))) if kind in _KINDS else 1
+    at = next((i for i, (_, cells) in enumerate(scan) if known_columns(kind, cells) >= need), 0)
+    line, cells = scan[at]
+    header = [canonical_column(kind, c) if c else "" for c in cells]
+    return line, header, itertools.chain(scan[at + 1 :], rows)
 
 
 def _cannot_read(name: str, exc: OSError) -> ValidationFailed:
@@ -105,7 +149,7 @@ def _cannot_read(name: str, exc: OSError) -> ValidationFailed:
 _CHUNK = 1 << 20
 
 
-def _read_csv(path: Path) -> RawTable:
+def _read_csv(path: Path, *, kind: str) -> RawTable:
     """Check the bytes in one pass (sha256, UTF-8, line count), then stream the rows.
 
     Rows are decoded and parsed from the file as they are consumed, so a 120 MB file never sits
@@ -135,21 +179,23 @@ def _read_csv(path: Path) -> RawTable:
     fh_text = path.open(encoding="utf-8-sig", newline="")
     reader = csv.reader(_nfc_lines(fh_text), strict=True)
     try:
-        header_row = next(reader, None)
-    except csv.Error as exc:
+        line, header, rows = _take_header(
+            name,
+            kind,
+            _csv_rows(name, reader, fh_text),
+            ("tệp rỗng, thiếu dòng tiêu đề", "the file is empty (no header row)"),
+        )
+    except BaseException:
         fh_text.close()
-        raise _bad_csv(name, 1, exc) from exc
-    if not header_row or not any(c.strip() for c in header_row):
-        fh_text.close()
-        raise _unreadable(name, "tệp rỗng, thiếu dòng tiêu đề", "the file is empty (no header row)")
-    header = [c.strip().lower() for c in header_row]
+        raise
     return RawTable(
         file=name,
         sha256=digest.hexdigest(),
         header=header,
-        rows=_csv_rows(name, reader, fh_text),
-        estimated_rows=max(lines - 1, 0),
+        rows=rows,
+        estimated_rows=max(lines - line, 0),
         close=fh_text.close,
+        header_line=line,
     )
 
 
@@ -294,9 +340,73 @@ def _check_xml(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> No
             tail = window[-16:]
 
 
-def _read_xlsx(name: str, digest: str, data: bytes, *, kind: str) -> RawTable:
+class Workbook:
+    """An XLSX file opened once, read sheet by sheet (``--kind all`` reads several)."""
+
+    def __init__(self, name: str, sha256: str, wb: Any) -> None:
+        self.name, self.sha256, self._wb = name, sha256, wb
+        self.sheet_names: list[str] = list(wb.sheetnames)
+
+    def kinds(self) -> dict[str, str]:
+        """Kind → sheet name for every sheet named after a kind (first one wins)."""
+        found: dict[str, str] = {}
+        for sheet in self.sheet_names:
+            kind = kind_of_sheet(sheet)
+            if kind is not None:
+                found.setdefault(kind, sheet)
+        return found
+
+    def sheet(self, name: str) -> Any:
+        return self._wb[name]
+
+    def sheet_for(self, kind: str) -> Any:
+        sheet = self.kinds().get(kind)
+        if sheet is None and len(self.sheet_names) == 1:
+            sheet = self.sheet_names[0]
+        return None if sheet is None else self._wb[sheet]
+
+    def table(self, ws: Any, *, kind: str, close: Callable[[], None] = lambda: None) -> RawTable:
+        """The header and rows of one sheet, read as ``kind``."""
+        estimated_from = ws.max_row
+        # Without declared dimensions openpyxl does not pad every row to the claimed width (a
+        # sheet can claim XFD1048576 and hold two cells).
+        ws.reset_dimensions()
+        line, header, rows = _take_header(
+            self.name,
+            kind,
+            _xlsx_cells(self.name, ws.iter_rows(values_only=True)),
+            (
+                f"trang tính {ws.title} rỗng, thiếu dòng tiêu đề",
+                f"the sheet {ws.title} is empty (no header row)",
+            ),
+        )
+        while header and not header[-1]:
+            header.pop()
+        estimated = min(max((estimated_from or 1) - line, 0), MAX_ROWS)
+        return RawTable(
+            file=self.name,
+            sha256=self.sha256,
+            header=header,
+            rows=_padded(rows, width=len(header)),
+            estimated_rows=estimated,
+            close=close,
+            header_line=line,
+            sheet=ws.title,
+        )
+
+    def close(self) -> None:
+        self._wb.close()
+
+
+def open_workbook(path: Path) -> Workbook:
+    """Open an XLSX file after :func:`check_xlsx` has passed it."""
     import openpyxl
 
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _cannot_read(name, exc) from exc
     check_xlsx(name, data)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -306,46 +416,12 @@ def _read_xlsx(name: str, digest: str, data: bytes, *, kind: str) -> RawTable:
             f"không mở được tệp Excel ({exc})",
             f"cannot open the Excel workbook ({exc})",
         ) from exc
-    names = wb.sheetnames
-    if kind in names:
-        ws = wb[kind]
-    elif len(names) == 1:
-        ws = wb[names[0]]
-    else:
-        raise _unreadable(
-            name,
-            f"không có trang tính tên '{kind}' (có: {', '.join(names)})",
-            f"no sheet named '{kind}' (the workbook has: {', '.join(names)})",
-        )
-    estimated_from = ws.max_row
-    # Without declared dimensions openpyxl does not pad every row to the claimed width (a
-    # sheet can claim XFD1048576 and hold two cells).
-    ws.reset_dimensions()
-    rows = ws.iter_rows(values_only=True)
-    header_cells: tuple[Any, ...] | None = next(rows, None)
-    if header_cells is None or not any(c not in (None, "") for c in header_cells):
-        raise _unreadable(
-            name, "trang tính rỗng, thiếu dòng tiêu đề", "the sheet is empty (no header row)"
-        )
-    cells = list(header_cells)
-    while cells and cells[-1] in (None, ""):
-        cells.pop()
-    header = [_cell_text(c).lower() for c in cells]
-    estimated = min(max((estimated_from or 1) - 1, 0), MAX_ROWS)
-    return RawTable(
-        file=name,
-        sha256=digest,
-        header=header,
-        rows=_xlsx_rows(name, rows, width=len(header)),
-        estimated_rows=estimated,
-        close=wb.close,
-    )
+    return Workbook(name, hashlib.sha256(data).hexdigest(), wb)
 
 
-def _xlsx_rows(
-    name: str, rows: Iterator[tuple[Any, ...]], *, width: int
-) -> Iterator[tuple[int, list[str]]]:
-    for line, cells in enumerate(rows, start=2):
+def _xlsx_cells(name: str, rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank rows as text, trailing empty cells dropped."""
+    for line, cells in enumerate(rows, start=1):
         if line > MAX_ROWS:
             raise _refuse(
                 name,
@@ -355,14 +431,21 @@ def _xlsx_rows(
         values = [_cell_text(c) for c in cells]
         if values and max(map(len, values)) > MAX_CELL_CHARS:
             raise _too_long(name, line, values)
-        # Excel often reports formatted-but-empty cells past the last column.
-        while len(values) > width and not values[-1]:
+        while values and not values[-1]:
             values.pop()
-        # ... and leaves out empty cells at the end of a row.
+        if values:
+            yield line, values
+
+
+def _padded(
+    rows: Iterator[tuple[int, list[str]]], *, width: int
+) -> Iterator[tuple[int, list[str]]]:
+    # Excel leaves out empty cells at the end of a row; a value past the header is kept so
+    # the row is reported as too wide.
+    for line, values in rows:
         if len(values) < width:
             values.extend([""] * (width - len(values)))
-        if any(values):
-            yield line, values
+        yield line, values
 
 
 def _too_long(name: str, line: int, values: list[str]) -> ValidationFailed:

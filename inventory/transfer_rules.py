@@ -15,6 +15,7 @@ Every problem is collected (never raised one at a time) so the user sees them al
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
@@ -33,6 +34,8 @@ from inventory.enums import (
 )
 from inventory.errors import Problem, ValidationFailed
 from inventory.text import BAD_CHARS, code_problem, control_problem, escape
+from inventory.transfer_names import IGNORED, heading
+from inventory.vocabulary import accepted, key, parse_choice, suggest
 
 
 class TransferKind(StrEnum):
@@ -44,6 +47,10 @@ class TransferKind(StrEnum):
     links = "links"
     software = "software"
 
+
+# The order kinds are imported in when a workbook holds several: each may refer to the ones
+# before it (officers to units, devices to officers, contacts to both).
+KIND_ORDER: tuple[TransferKind, ...] = tuple(TransferKind)
 
 COLUMNS: dict[TransferKind, tuple[str, ...]] = {
     TransferKind.units: ("code", "name", "parent_code", "level", "kind"),
@@ -72,6 +79,19 @@ COLUMNS: dict[TransferKind, tuple[str, ...]] = {
     ),
     TransferKind.links: ("unit_code", "isp", "bandwidth_mbps", "kind", "status"),
     TransferKind.software: ("unit_code", "product", "category", "seats", "status"),
+}
+
+# Columns a file may leave out (none yet: every column of the contract is required).
+OPTIONAL: dict[TransferKind, frozenset[str]] = {}
+
+# Columns whose values come from a vocabulary (the template offers them as drop-down lists);
+# ``bool`` means yes/no (có/không).
+VOCABULARY_COLUMNS: dict[TransferKind, dict[str, type[StrEnum] | type[bool]]] = {
+    TransferKind.units: {"kind": UnitKind},
+    TransferKind.officers: {"full_time": bool},
+    TransferKind.devices: {"kind": DeviceKind, "status": DeviceStatus},
+    TransferKind.links: {"status": LinkStatus},
+    TransferKind.software: {"category": SoftwareCategory, "status": SoftwareStatus},
 }
 
 # Positions of the natural key inside a record.
@@ -137,8 +157,9 @@ _EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
-_YES = frozenset({"yes", "y", "true", "1", "có", "x"})
-_NO = frozenset({"no", "n", "false", "0", "không"})
+# Compared after vocabulary.key (no case, no diacritics): "Có", "co", "CÓ" are all yes.
+_YES = frozenset({"yes", "y", "true", "1", "co", "x", "chuyen trach"})
+_NO = frozenset({"no", "n", "false", "0", "khong", "kiem nhiem"})
 
 
 def key_text(key: tuple[Any, ...]) -> str:
@@ -154,6 +175,7 @@ class ProblemLog:
     limit: int = 1000
     problems: list[Problem] = field(default_factory=list)
     dropped: int = 0
+    sheet: str | None = None
 
     def add(
         self, row: int | None, column: str | None, value: str | None, why_vi: str, why_en: str
@@ -167,6 +189,7 @@ class ProblemLog:
                     value=value,
                     why_vi=why_vi,
                     why_en=why_en,
+                    sheet=self.sheet,
                 )
             )
         else:
@@ -272,24 +295,22 @@ def parse_email(value: str) -> str:
 
 
 def parse_yes_no(value: str) -> bool:
-    low = value.lower()
+    low = key(value)
     if low in _YES:
         return True
     if low in _NO:
         return False
-    raise _Bad("ghi yes hoặc no", "write yes or no")
+    raise _Bad("ghi có hoặc không (yes/no)", "write yes or no (có/không)")
 
 
 def _choices(enum: type[StrEnum]) -> dict[str, str]:
+    # The exact stored values: the fast path of device rows; anything else goes through
+    # _RowCheck.choice, which also reads Vietnamese.
     return {m.value: m.value for m in enum}
 
 
-UNIT_KINDS = _choices(UnitKind)
 DEVICE_KINDS = _choices(DeviceKind)
 DEVICE_STATUSES = _choices(DeviceStatus)
-LINK_STATUSES = _choices(LinkStatus)
-SOFTWARE_CATEGORIES = _choices(SoftwareCategory)
-SOFTWARE_STATUSES = _choices(SoftwareStatus)
 
 
 @dataclass(frozen=True)
@@ -328,15 +349,18 @@ class _RowCheck:
             )
         return value
 
-    def choice(self, column: str, value: str, choices: dict[str, str]) -> str | None:
-        found = choices.get(value)
+    def choice(self, column: str, value: str, enum: type[StrEnum]) -> str | None:
+        """A vocabulary value, written in English or Vietnamese (``máy in``, ``hỏng``)."""
+        found = parse_choice(enum, value)
         if found is None:
-            allowed = ", ".join(choices)
+            near = suggest(enum, value)
+            hint_vi = f"; có phải: {', '.join(near)}?" if near else ""
+            hint_en = f"; did you mean: {', '.join(near)}?" if near else ""
             self.bad(
                 column,
                 value,
-                f"giá trị không hợp lệ, chọn một trong: {allowed}",
-                f"unknown value; use one of: {allowed}",
+                f"giá trị không hợp lệ{hint_vi} Chọn một trong: {accepted(enum)}",
+                f"unknown value{hint_en} Use one of: {accepted(enum)}",
             )
         return found
 
@@ -394,7 +418,7 @@ def _unit_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
     name = c.text("name", v[1], required=True, max_len=MAX_LEN["name"])
     parent = c.text("parent_code", v[2], required=False, max_len=MAX_LEN["code"])
     level = c.required("level", v[3], _level)
-    kind = c.required("kind", v[4], lambda s: c.choice("kind", s, UNIT_KINDS))
+    kind = c.required("kind", v[4], lambda s: c.choice("kind", s, UnitKind))
     if level is not None and kind is not None and KIND_LEVEL[kind] != level:
         c.bad(
             "level",
@@ -423,7 +447,7 @@ def _device_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
         c.text("asset_tag", tag, required=True, max_len=MAX_LEN["asset_tag"])
     k = DEVICE_KINDS.get(kind)
     if k is None:
-        c.required("kind", kind, lambda s: c.choice("kind", s, DEVICE_KINDS))
+        k = c.required("kind", kind, lambda s: c.choice("kind", s, DeviceKind))
     if unit not in refs.unit_ids:
         c.unit("unit_code", unit, refs)
     if host and len(host) > 255:
@@ -436,7 +460,7 @@ def _device_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
         ip = c.parsed("mgmt_ip", ip, parse_ip)
     s = DEVICE_STATUSES.get(status)
     if s is None:
-        c.required("status", status, lambda x: c.choice("status", x, DEVICE_STATUSES))
+        s = c.required("status", status, lambda x: c.choice("status", x, DeviceStatus))
     if holder and holder not in refs.officer_ids:
         c.bad(
             "assigned_officer_code",
@@ -468,7 +492,7 @@ def _link_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
         c.text("isp", v[1], required=True, max_len=MAX_LEN["isp"]),
         c.required("bandwidth_mbps", v[2], _positive),
         c.text("kind", v[3], required=True, max_len=MAX_LEN["link_kind"]),
-        c.required("status", v[4], lambda s: c.choice("status", s, LINK_STATUSES)),
+        c.required("status", v[4], lambda s: c.choice("status", s, LinkStatus)),
     )
 
 
@@ -476,9 +500,9 @@ def _software_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
     return (
         c.unit("unit_code", v[0], refs),
         c.text("product", v[1], required=True, max_len=MAX_LEN["product"]),
-        c.required("category", v[2], lambda s: c.choice("category", s, SOFTWARE_CATEGORIES)),
+        c.required("category", v[2], lambda s: c.choice("category", s, SoftwareCategory)),
         c.parsed("seats", v[3], _nonneg),
-        c.required("status", v[4], lambda s: c.choice("status", s, SOFTWARE_STATUSES)),
+        c.required("status", v[4], lambda s: c.choice("status", s, SoftwareStatus)),
     )
 
 
@@ -491,34 +515,42 @@ _ROW_PARSERS: dict[TransferKind, Callable[[_RowCheck, list[str], Refs], Record]]
 }
 
 
-def column_order(kind: TransferKind, header: list[str], log: ProblemLog) -> list[int] | None:
+def column_order(
+    kind: TransferKind, header: list[str], log: ProblemLog, *, line: int = 1
+) -> list[int] | None:
     """Where each contract column sits in ``header``; records problems for a bad header.
 
-    Columns may come in any order, but every one must be there exactly once and nothing else.
+    Columns may come in any order, but every one must be there exactly once and nothing else
+    (a row-number column such as ``STT`` is ignored). ``line`` is the header's line in the file.
     """
     wanted = COLUMNS[kind]
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
+        if name == IGNORED:
+            continue
         if name in seen:
             log.add(
-                1, name, name, "cột bị lặp lại", "duplicated column (it appears more than once)"
+                line, name, name, "cột bị lặp lại", "duplicated column (it appears more than once)"
             )
         elif name not in wanted:
+            near = difflib.get_close_matches(name, wanted, n=1, cutoff=0.6)
+            hint_vi = f"; có phải {near[0]}?" if near else ""
+            hint_en = f"; did you mean {near[0]}?" if near else ""
             log.add(
-                1,
+                line,
                 name or f"#{i + 1}",
                 name,
-                f"cột thừa, không thuộc mẫu {kind.value}: {', '.join(wanted)}",
-                f"extra column, not in the {kind.value} contract: {', '.join(wanted)}",
+                f"cột thừa, không thuộc mẫu {kind.value}: {', '.join(wanted)}{hint_vi}",
+                f"extra column, not in the {kind.value} contract: {', '.join(wanted)}{hint_en}",
             )
         seen.setdefault(name, i)
     for name in wanted:
         if name not in seen:
             log.add(
-                1,
+                line,
                 name,
                 None,
-                f"thiếu cột {name} (cần đủ: {', '.join(wanted)})",
+                f"thiếu cột {name} ({heading(kind.value, name)}; cần đủ: {', '.join(wanted)})",
                 f"missing column {name} (required: {', '.join(wanted)})",
             )
     if len(log):
@@ -590,14 +622,18 @@ def parse_rows(
     log: ProblemLog,
     refs: Refs,
     on_row: Callable[[int], None] | None = None,
+    width: int | None = None,
 ) -> list[tuple[int, Record]]:
     """Typed records of every good row, with their line numbers; problems go to ``log``.
+
+    ``width`` is the number of header cells (more than the contract's columns when the file
+    has an ignored ``STT`` column).
 
     Also reports duplicated natural keys (naming the line of the first occurrence).
     """
     parser = _ROW_PARSERS[kind]
     fast = _FAST_PARSERS[kind](refs) if kind in _FAST_PARSERS else None
-    width = len(order)
+    width = len(order) if width is None else width
     identity = order == list(range(width))
     key_idx = KEY_INDEXES[kind]
     single_key = key_idx == (0,)

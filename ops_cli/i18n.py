@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from inventory.config import TIMEZONE
+from inventory.vocabulary import LABELS as VOCABULARY
 
 LANGS = ("vi", "en")
 
@@ -170,81 +171,8 @@ def fmt_percent(value: float | None) -> str:
 # One table per vocabulary: stored value -> (Vietnamese, English). Pages never show the stored
 # value itself (``province_federation``, ``access_point``); the ``label`` Jinja filter reads these.
 ENUM_LABELS: dict[str, dict[str, tuple[str, str]]] = {
-    "UnitKind": {
-        "central": ("Tổng Liên đoàn", "Confederation (central)"),
-        "province_federation": ("LĐLĐ tỉnh, thành phố", "Provincial federation"),
-        "central_sector_union": ("Công đoàn ngành trung ương", "Central sector union"),
-        "corporation_union": ("Công đoàn tổng công ty", "Corporation union"),
-        "district": ("LĐLĐ quận, huyện", "District federation"),
-        "industrial_zone": ("Công đoàn khu công nghiệp", "Industrial-zone union"),
-        "grassroots": ("Công đoàn cơ sở", "Grassroots union"),
-    },
-    "DeviceKind": {
-        "pc": ("Máy tính để bàn", "Desktop PC"),
-        "laptop": ("Máy tính xách tay", "Laptop"),
-        "printer": ("Máy in", "Printer"),
-        "switch": ("Bộ chuyển mạch", "Switch"),
-        "router": ("Bộ định tuyến", "Router"),
-        "firewall": ("Tường lửa", "Firewall"),
-        "access_point": ("Điểm phát Wi-Fi", "Wi-Fi access point"),
-        "server": ("Máy chủ", "Server"),
-        "storage": ("Thiết bị lưu trữ", "Storage"),
-        "ups": ("Bộ lưu điện (UPS)", "UPS"),
-        "other": ("Khác", "Other"),
-    },
-    "DeviceStatus": {
-        "planned": ("Dự kiến", "Planned"),
-        "active": ("Đang dùng", "In use"),
-        "repair": ("Đang sửa", "In repair"),
-        "retired": ("Thanh lý", "Retired"),
-    },
-    "LinkStatus": {
-        "active": ("Đang dùng", "Active"),
-        "terminated": ("Đã cắt", "Terminated"),
-    },
-    "SoftwareCategory": {
-        "document_management": ("Quản lý văn bản", "Document management"),
-        "statistics_reporting": ("Thống kê, báo cáo", "Statistics and reporting"),
-        "hr_organization": ("Tổ chức cán bộ", "HR and organisation"),
-        "finance_assets": ("Tài chính, tài sản", "Finance and assets"),
-        "eis": ("Hệ thống thông tin điều hành", "Executive information system"),
-        "antivirus": ("Phòng chống mã độc", "Antivirus"),
-        "office": ("Văn phòng", "Office suite"),
-        "os": ("Hệ điều hành", "Operating system"),
-        "other": ("Khác", "Other"),
-    },
-    "SoftwareStatus": {
-        "active": ("Còn hiệu lực", "Active"),
-        "expired": ("Hết hạn", "Expired"),
-    },
-    "SiteKind": {
-        "datacenter": ("Trung tâm dữ liệu", "Data centre"),
-        "office": ("Trụ sở, văn phòng", "Office"),
-    },
-    "CredentialKind": {
-        "snmp_v2c": ("SNMP v2c", "SNMP v2c"),
-        "snmp_v3": ("SNMP v3", "SNMP v3"),
-        "ssh": ("SSH", "SSH"),
-    },
-    "ContactRole": {
-        "leader": ("Lãnh đạo", "Leader"),
-        "it": ("CNTT", "IT"),
-        "meeting": ("Hội nghị", "Meetings"),
-        "training": ("Đào tạo", "Training"),
-    },
-    "ServiceKind": {
-        "http": ("Web (HTTP)", "Web (HTTP)"),
-        "tcp": ("Cổng TCP", "TCP port"),
-        "tls": ("Chứng chỉ TLS", "TLS certificate"),
-        "smtp": ("Thư (SMTP)", "Mail (SMTP)"),
-        "dns": ("Tên miền (DNS)", "DNS"),
-        "icmp": ("Ping (ICMP)", "Ping (ICMP)"),
-    },
-    "Severity": {
-        "info": ("Thông tin", "Info"),
-        "warning": ("Cảnh báo", "Warning"),
-        "critical": ("Nghiêm trọng", "Critical"),
-    },
+    # The inventory's vocabularies live with the inventory (imports read them too).
+    **{enum.__name__: labels for enum, labels in VOCABULARY.items()},
     "Role": {
         "admin": ("Quản trị", "Administrator"),
         "it_staff": ("Cán bộ CNTT", "IT staff"),

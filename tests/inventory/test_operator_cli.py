@@ -225,7 +225,7 @@ def test_contacts_from_the_command_line(run: Run, tmp_path: Path) -> None:
     run("inventory", "contact", "add", "LAB-HN", "it", "LAB-001")
     run("inventory", "contact", "add", "lab-hn", "đào tạo", "lab-001")
     listing = run("inventory", "contact", "list", "LAB-HN").stdout
-    assert "CNTT" in listing and "đào tạo" in listing and "Nguyễn Văn An" in listing
+    assert "CNTT" in listing and "Đào tạo" in listing and "Nguyễn Văn An" in listing
     bad = run("inventory", "contact", "add", "LAB-HN", "boss", "LAB-001", ok=False)
     assert bad.returncode == 2 and "cột/column role" in bad.stderr
     run("inventory", "contact", "remove", "LAB-HN", "training", "LAB-001")

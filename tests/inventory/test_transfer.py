@@ -421,7 +421,7 @@ OFFICER_CASES = [
 ]
 
 DEVICE_CASES = [
-    ("D1,desktop,HN,,,,,,active,,,", 2, "kind", "unknown value"),
+    ("D1,fax,HN,,,,,,active,,,", 2, "kind", "unknown value"),
     ("D1,pc,HN,,,,,,broken,,,", 2, "status", "unknown value"),
     ("D1,pc,HN,,,,,,,,,", 2, "status", "required"),
     ("D1,pc,NOPE,,,,,,active,,,", 2, "unit_code", "no unit"),
