@@ -75,6 +75,8 @@ def _print_report(report: ImportReport, *, show: int) -> None:
         report.kind.value, str(report.created), str(report.updated), str(report.unchanged)
     )
     console.print(summary)
+    for warning in report.warnings:
+        console.print(f"[yellow]Lưu ý / note:[/] {warning.render()}", highlight=False)
     if report.custody_opened or report.custody_closed:
         console.print(
             f"giao nhận / custody: {report.custody_opened} mở / opened, "

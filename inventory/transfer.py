@@ -151,6 +151,8 @@ class ImportReport:
     dry_run: bool
     custody_opened: int = 0
     custody_closed: int = 0
+    # Values kept as written that deserve a look (a phone number that could not be read).
+    warnings: tuple[Problem, ...] = ()
 
 
 def _t(model: type[Any]) -> Table:
@@ -542,6 +544,7 @@ def _import_table(
                 for k in (natural_key(kind, new),)
             ),
             dry_run=dry_run,
+            warnings=tuple(log.warnings),
         )
         if dry_run:
             return report

@@ -33,7 +33,7 @@ from inventory.enums import (
     UnitKind,
 )
 from inventory.errors import Problem, ValidationFailed
-from inventory.text import BAD_CHARS, code_problem, control_problem, escape
+from inventory.text import BAD_CHARS, code_problem, control_problem, escape, normalise_phone
 from inventory.transfer_names import IGNORED, heading
 from inventory.vocabulary import accepted, key, parse_choice, suggest
 
@@ -158,6 +158,8 @@ _EMAIL = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
 # Compared after vocabulary.key (no case, no diacritics): "Có", "co", "CÓ" are all yes.
+# Already in the national format normalise_phone writes: most rows skip the parser.
+_NATIONAL_PHONE = re.compile(r"0\d{3} \d{3} \d{3}|0\d{2} \d{4} \d{4}")
 _YES = frozenset({"yes", "y", "true", "1", "co", "x", "chuyen trach"})
 _NO = frozenset({"no", "n", "false", "0", "khong", "kiem nhiem"})
 
@@ -176,6 +178,14 @@ class ProblemLog:
     problems: list[Problem] = field(default_factory=list)
     dropped: int = 0
     sheet: str | None = None
+    # Things kept as written but worth a look (they do not stop the import).
+    warnings: list[Problem] = field(default_factory=list)
+
+    def warn(self, row: int, column: str, value: str, why_vi: str, why_en: str) -> None:
+        if len(self.warnings) < self.limit:
+            self.warnings.append(
+                Problem(self.file, row, column, value, why_vi, why_en, sheet=self.sheet)
+            )
 
     def add(
         self, row: int | None, column: str | None, value: str | None, why_vi: str, why_en: str
@@ -364,6 +374,24 @@ class _RowCheck:
             )
         return found
 
+    def phone(self, column: str, value: str) -> str | None:
+        """One Vietnamese format (``0912 345 678``); a number that cannot be read is kept as
+        written, with a warning (offices write "0912 345 678 (anh Nam)" or an extension)."""
+        text = self.text(column, value, required=False, max_len=MAX_LEN[column])
+        if not text or _NATIONAL_PHONE.fullmatch(text):
+            return text
+        number = normalise_phone(text)
+        if number is None:
+            self.log.warn(
+                self.line,
+                column,
+                text,
+                "không đọc được số điện thoại, giữ nguyên như đã ghi",
+                "not a phone number that could be read; kept as written",
+            )
+            return text
+        return number
+
     def parsed(self, column: str, value: str, parser: Callable[[str], Any]) -> Any:
         if not value:
             return None
@@ -437,7 +465,7 @@ def _officer_row(c: _RowCheck, v: list[str], refs: Refs) -> Record:
         c.text("position", v[3], required=False, max_len=MAX_LEN["position"]),
         c.required("full_time", v[4], parse_yes_no),
         c.parsed("email", v[5], parse_email),
-        c.text("phone", v[6], required=False, max_len=MAX_LEN["phone"]),
+        c.phone("phone", v[6]),
     )
 
 

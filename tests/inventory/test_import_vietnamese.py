@@ -58,7 +58,7 @@ def _office_workbook(path: Path, *, officer_unit: str = "QN-HL") -> Path:
         ["Mã cán bộ", "Họ và tên", "Đơn vị", "Chức vụ", "Chuyên trách", "Email", "Số điện thoại"],
         [
             ["QN-001", "Phạm Thị Hoa", "QN", "Chủ tịch", "Có", None, "0912.345.678"],
-            ["QN-002", "Vũ Văn Nam", officer_unit, "Cán bộ CNTT", "không", None, None],
+            ["QN-002", "Vũ Văn Nam", officer_unit, "Cán bộ CNTT", "không", None, "máy lẻ 12"],
         ],
     )
     _sheet(
@@ -165,6 +165,7 @@ def test_office_workbook_imports_with_kind_all(run, db_url: str, tmp_path: Path)
             )
         }
         officers = dict(conn.execute(select(Officer.code, Officer.full_time)).all())
+        phones = dict(conn.execute(select(Officer.code, Officer.phone)).all())
     engine.dispose()
     assert str(units["QN-HL"]) == "district"  # code upper-cased, kind read from Vietnamese
     assert {t: (str(k), str(s)) for t, (k, s, _, _) in devices.items()} == {
@@ -175,6 +176,9 @@ def test_office_workbook_imports_with_kind_all(run, db_url: str, tmp_path: Path)
     assert devices["QN-PC-01"][2] == 15_500_000
     assert str(devices["QN-PC-01"][3]) == "2024-03-15"
     assert officers == {"QN-001": True, "QN-002": False}
+    # Phones in one format; one that cannot be read is kept as written, with a note.
+    assert phones == {"QN-001": "0912 345 678", "QN-002": "máy lẻ 12"}
+    assert "Lưu ý / note" in done.output and "máy lẻ 12" in done.output
 
     again = run("inventory", "import", "--kind", "all", str(book))
     assert again.exit_code == 0, again.output

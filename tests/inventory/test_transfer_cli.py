@@ -97,7 +97,7 @@ def test_export_stdout_bom_unit_and_xlsx_file(run, tmp_path: Path) -> None:
     assert with_bom.stdout_bytes.decode("utf-8") == (
         "\ufeffcode,full_name,unit_code,position,full_time,email,phone\n"
         "HCM-001,Phạm Thị Dung,HCM,Trưởng ban Tổ chức,yes,dung.pham@ldldtphcm.org.vn,"
-        "+84 28 3829 0000\n"
+        "028 3829 0000\n"
     )
     book = tmp_path / "kho.xlsx"
     result = run("inventory", "export", "--kind", "all", "--output", str(book))
