@@ -225,3 +225,21 @@ def test_kind_all_refuses_a_csv_and_a_workbook_without_kind_sheets(run, tmp_path
     result = run("inventory", "import", "--kind", "all", str(path))
     assert result.exit_code == 2
     assert "Sheet1" in result.output and "Thiết bị" in result.output
+
+
+def test_docs_list_every_heading_and_vocabulary_name() -> None:
+    """docs/import.md is what officers read: it must name every heading and value accepted."""
+    from inventory.transfer_names import HEADINGS
+    from inventory.transfer_rules import COLUMNS, VOCABULARY_COLUMNS
+    from inventory.vocabulary import LABELS
+
+    doc = (Path(__file__).parents[2] / "docs" / "import.md").read_text(encoding="utf-8")
+    for kind, columns in COLUMNS.items():
+        for column in columns:
+            assert f"| `{column}` | {HEADINGS[kind.value][column][0]} |" in doc
+    for vocabularies in VOCABULARY_COLUMNS.values():
+        for enum in vocabularies.values():
+            if enum is bool:
+                continue
+            for value, (vi, _en) in LABELS[enum].items():
+                assert f"| `{value}` | {vi} |" in doc
