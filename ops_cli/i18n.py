@@ -26,6 +26,48 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "training": ("Đào tạo", "Training"),
     "account": ("Tài khoản", "Account"),
     "audit": ("Nhật ký thay đổi", "Audit log"),
+    "import_title": ("Nhập dữ liệu từ tệp", "Import a file"),
+    "import_upload": ("Tải tệp lên", "Upload a file"),
+    "import_file": ("Tệp", "File"),
+    "import_sheet": ("Trang tính", "Sheet"),
+    "import_row": ("Dòng", "Row"),
+    "import_column": ("Cột", "Column"),
+    "import_value": ("Giá trị", "Value"),
+    "import_why": ("Lý do", "Why"),
+    "import_kind": ("Loại dữ liệu", "Kind"),
+    "import_all": ("Cả bảng tính (mọi trang)", "Whole workbook (every sheet)"),
+    "import_created": ("Tạo mới", "Created"),
+    "import_updated": ("Cập nhật", "Updated"),
+    "import_unchanged": ("Không đổi", "Unchanged"),
+    "import_note": ("Lưu ý", "Note"),
+    "import_check": ("Kiểm tra (chưa ghi)", "Check (nothing written)"),
+    "import_check_effect": (
+        "Mọi dòng được kiểm tra; chưa có gì được ghi cho đến khi bạn xác nhận.",
+        "Every row is checked; nothing is written until you confirm.",
+    ),
+    "import_dry_run": ("Kết quả kiểm tra — chưa ghi gì", "Check result — nothing written yet"),
+    "import_confirm": ("Xác nhận nhập", "Confirm the import"),
+    "import_confirm_effect": (
+        "Ghi đúng tệp vừa kiểm tra, trong một giao dịch.",
+        "Writes exactly the file just checked, in one transaction.",
+    ),
+    "import_done": ("Đã nhập xong tệp", "Imported"),
+    "import_done_summary": ("Đã nhập", "Imported"),
+    "import_failed": (
+        "Tệp có lỗi, không có gì được ghi. Sửa các ô dưới đây rồi tải lại",
+        "The file has problems; nothing was written. Fix the cells below and upload it again",
+    ),
+    "import_refused": (
+        "Chỉ nhận tệp .xlsx hoặc .csv",
+        "Only .xlsx and .csv files can be imported",
+    ),
+    "import_help": (
+        "Tiêu đề cột tiếng Việt hoặc tiếng Anh; bỏ qua cột STT và dòng tên bảng; tên trang tính "
+        "Đơn vị, Cán bộ, Thiết bị, Đường truyền, Phần mềm. Mẫu: tldops inventory template.",
+        "Headings in Vietnamese or English; STT columns and title rows are skipped; sheets "
+        "named Đơn vị, Cán bộ, Thiết bị, Đường truyền, Phần mềm. Template: tldops inventory "
+        "template.",
+    ),
     "login": ("Đăng nhập", "Log in"),
     "logout": ("Đăng xuất", "Log out"),
     "logout_all": ("Đăng xuất mọi nơi", "Log out everywhere"),

@@ -97,7 +97,8 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
         "csrf": identity.csrf_token if identity is not None else "",
         "nav": [("scorecard", "/scorecard"), ("inventory", "/units")]
         + [(key, f"/{page}") for page, (_pkg, key) in DOMAIN_PAGES.items()]
-        + [("audit", "/audit")],
+        + [("audit", "/audit")]
+        + ([("import_title", "/import")] if _imports_allowed(identity) else []),
         "other_lang": "en" if lang == "vi" else "vi",
         "path": request.url.path,
     }
@@ -106,6 +107,12 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     if request.query_params.get("lang") in LANGS:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
     return resp
+
+
+def _imports_allowed(identity: Any) -> bool:
+    """File imports write the whole tree: offered to IT staff granted the root unit."""
+    principal = getattr(identity, "principal", None)
+    return principal is not None and principal.can(Role.it_staff, "/")
 
 
 def no_store(resp: Response) -> Response:

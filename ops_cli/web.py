@@ -843,9 +843,11 @@ def create_app(
 
     from ops_cli.pages import install_page_handlers
     from ops_cli.pages import router as pages_router
+    from ops_cli.pages_import import router as import_router
 
     install_page_handlers(app)
     app.include_router(pages_router)
+    app.include_router(import_router)
     app.state.public_routes = tuple(
         r
         for r in app.routes
