@@ -292,3 +292,40 @@ def test_domain_pages(site: Site, page: Page, admin_password: str, path: str, ti
         assert sections.count() >= 1
         expect(page.locator("main .err")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / f"07-domain{path.replace('/', '-')}.png"), full_page=True)
+
+
+def test_upload_workbook_fix_error_and_import(
+    site: Site,
+    page: Page,
+    admin_password: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An officer uploads the office's workbook, sees the bad cell, fixes it and imports."""
+    from tests.ops_cli.test_web_import import _workbook
+
+    monkeypatch.setenv("TLDOPS_VAR_DIR", str(tmp_path / "var"))
+    bad, good = tmp_path / "thiet_bi_hn.xlsx", tmp_path / "thiet_bi_hn_da_sua.xlsx"
+    bad.write_bytes(_workbook("HNII"))
+    good.write_bytes(_workbook("HNI"))
+    _login(page, site.base, "admin", admin_password)
+    page.wait_for_url("**/scorecard")
+    page.click("header >> text=Nhập dữ liệu từ tệp")
+    page.set_input_files("input[name=upload]", str(bad))
+    page.click("#import-check")
+    problems = page.locator("#import-problems")
+    expect(problems).to_contain_text("Thiết bị")
+    expect(problems).to_contain_text("HNII")
+    expect(problems).to_contain_text("không có đơn vị mã này")
+    page.screenshot(path=str(ARTIFACTS / "20-import-problems.png"), full_page=True)
+
+    page.set_input_files("input[name=upload]", str(good))
+    page.click("#import-check")
+    expect(page.locator("#import-summary")).to_contain_text("Thiết bị")
+    page.screenshot(path=str(ARTIFACTS / "21-import-dry-run.png"), full_page=True)
+    page.click("#import-confirm")
+    expect(page.locator("#import-done")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "22-import-done.png"), full_page=True)
+    with session_scope(site.engine) as s:
+        officer = s.scalar(select(Officer).where(Officer.code == "HNI-WEB-1"))
+        assert officer is not None and officer.full_name == "Đỗ Thị Mai"
