@@ -135,6 +135,7 @@ def return_(
 for _module in (
     "inventory.cli_manage",
     "inventory.cli_transfer",
+    "inventory.cli_template",
     "inventory.cli_demo",
     "inventory.cli_ansible",
 ):

@@ -243,3 +243,20 @@ def test_docs_list_every_heading_and_vocabulary_name() -> None:
                 continue
             for value, (vi, _en) in LABELS[enum].items():
                 assert f"| `{value}` | {vi} |" in doc
+
+
+def test_the_template_imports_as_it_is_written(run, db_url: str, tmp_path: Path) -> None:
+    """`tldops inventory template` writes a workbook whose example rows import with --kind all."""
+    root = tmp_path / "goc.csv"
+    root.write_text(
+        "code,name,parent_code,level,kind\nTLD,Tổng Liên đoàn Lao động Việt Nam,,1,central\n",
+        encoding="utf-8",
+    )
+    assert run("inventory", "import", "--kind", "units", str(root)).exit_code == 0
+    book = tmp_path / "mau_nhap_lieu.xlsx"
+    made = run("inventory", "template", "--output", str(book))
+    assert made.exit_code == 0, made.output
+    done = run("inventory", "import", "--kind", "all", str(book))
+    assert done.exit_code == 0, done.output
+    assert _count(db_url, Unit) == 2 and _count(db_url, Officer) == 1
+    assert _count(db_url, Device) == 1
