@@ -87,6 +87,8 @@ def _root() -> None:
 
 if _available("ops_cli.up"):
     importlib.import_module("ops_cli.up").register(app)
+if _available("ops_cli.doctor"):
+    importlib.import_module("ops_cli.doctor").register(app)
 
 
 def main() -> None:
