@@ -143,6 +143,12 @@ PagePrincipal = Annotated[Principal, Depends(page_principal)]
 
 
 def install_page_handlers(app: Any) -> None:
+    """The pages' exception handlers, and the edit forms' routes (``ops_cli.pages_edit``,
+    imported here because it builds on this module)."""
+    from ops_cli.pages_edit import router as edit_router
+
+    app.include_router(edit_router)
+
     async def login_required(request: Request, exc: Exception) -> Response:
         nxt = quote(request.url.path + ("?" + request.url.query if request.url.query else ""))
         return RedirectResponse(f"/login?next={nxt}", status_code=303)
@@ -581,6 +587,8 @@ def unit_page(
             .where(subtree_filter(Unit.path, unit.path))
         ),
     }
+    from ops_cli.pages_edit import unit_sections
+
     return render(
         request,
         "unit.html",
@@ -590,6 +598,7 @@ def unit_page(
         officers=officers,
         crumbs=_breadcrumb(session, principal, unit),
         counts=counts,
+        **unit_sections(session, principal, unit),
     )
 
 
@@ -603,12 +612,15 @@ def device_page(
     history = session.scalars(
         select(Custody).where(Custody.device_id == dev.id).order_by(Custody.assigned_on, Custody.id)
     ).all()
+    from ops_cli.pages_edit import device_sections
+
     return render(
         request,
         "device.html",
         dev=dev,
         history=history,
         crumbs=_breadcrumb(session, principal, dev.unit),
+        **device_sections(session, principal, dev),
     )
 
 
