@@ -1096,7 +1096,7 @@ class InventoryService(AuditedService):
         bandwidth_mbps: int,
         status: LinkStatus = LinkStatus.active,
     ) -> InternetLink:
-        unit = self.unit(unit_code)
+        unit = self._unit_w(unit_code)  # the principal must be IT staff of the unit
         isp, kind = nfc(isp.strip()), kind.strip()
         link = self.session.scalar(
             select(InternetLink).where(
@@ -1136,7 +1136,7 @@ class InventoryService(AuditedService):
         status: SoftwareStatus = SoftwareStatus.active,
         licence_expires: date | None = None,
     ) -> Software:
-        unit = self.unit(unit_code)
+        unit = self._unit_w(unit_code)  # the principal must be IT staff of the unit
         product = nfc(product.strip())
         sw = self.session.scalar(
             select(Software).where(Software.unit_id == unit.id, Software.product == product)
